@@ -1,0 +1,77 @@
+"""swiftdiff: Swift for TensorFlow's differentiable-programming API on TensorFlow 2 and Keras 3.
+
+``import swiftdiff as sd``. Every public name is also exported under its exact Swift spelling
+(``sd.valueWithPullback is sd.value_with_pullback``) so that S4TF code ports line by line.
+"""
+
+import os as _os
+
+_requested_backend = _os.environ.get("KERAS_BACKEND", "").strip()
+if _requested_backend and _requested_backend.lower() != "tensorflow":
+    raise ImportError(
+        f"swiftdiff needs Keras' TensorFlow backend, but KERAS_BACKEND={_requested_backend!r}. "
+        f"Set KERAS_BACKEND=tensorflow (or unset it) before importing swiftdiff.")
+
+import keras as _keras  # noqa: E402
+
+if _keras.backend.backend() != "tensorflow":
+    raise ImportError(
+        f"swiftdiff needs Keras' TensorFlow backend, but Keras is configured for "
+        f"{_keras.backend.backend()!r} (see ~/.keras/keras.json). Set KERAS_BACKEND=tensorflow "
+        f"before importing swiftdiff.")
+
+from .checkpointing import with_recomputation_in_pullbacks  # noqa: E402
+from .customization import (  # noqa: E402
+    derivative,
+    differentiable,
+    differentiable_function,
+    unbroadcasted,
+    with_derivative,
+    without_derivative,
+)
+from .diagnostics import (  # noqa: E402
+    DerivativeRegistrationWarning,
+    RecomputationWarning,
+    ZeroDerivativeWarning,
+)
+from .operators import (  # noqa: E402
+    ValueWithDerivative,
+    ValueWithDifferential,
+    ValueWithGradient,
+    ValueWithPullback,
+    differential,
+    gradient,
+    pullback,
+    value_with_derivative,
+    value_with_differential,
+    value_with_gradient,
+    value_with_pullback,
+)
+from .tangent_vector import TangentVector  # noqa: E402
+
+__version__ = "0.1.0"
+
+#: Swift spelling -> canonical Python name. Each alias is the same object as its canonical name.
+SWIFT_NAMES = {
+    "valueWithPullback": "value_with_pullback",
+    "valueWithGradient": "value_with_gradient",
+    "valueWithDifferential": "value_with_differential",
+    "valueWithDerivative": "value_with_derivative",
+    "withoutDerivative": "without_derivative",
+    "withDerivative": "with_derivative",
+    "withRecomputationInPullbacks": "with_recomputation_in_pullbacks",
+    "differentiableFunction": "differentiable_function",
+}
+
+for _swift, _python in SWIFT_NAMES.items():
+    globals()[_swift] = globals()[_python]
+
+__all__ = [
+    "TangentVector", "ZeroDerivativeWarning", "DerivativeRegistrationWarning", "RecomputationWarning",
+    "ValueWithGradient", "ValueWithPullback", "ValueWithDifferential", "ValueWithDerivative",
+    "gradient", "value_with_gradient", "pullback", "value_with_pullback",
+    "differential", "value_with_differential", "derivative", "value_with_derivative",
+    "differentiable", "differentiable_function", "without_derivative", "with_derivative",
+    "unbroadcasted", "with_recomputation_in_pullbacks",
+    *SWIFT_NAMES,
+]

@@ -1,0 +1,76 @@
+"""Per-thread state shared by the operators and the customization helpers.
+
+TensorFlow has no notion of "the function being differentiated right now", but Swift's semantics
+need three pieces of it:
+
+* whether ``without_derivative`` was called while the function ran (it silences
+  ``ZeroDerivativeWarning``, Swift's compile-time warning done at run time);
+* whether the function runs under a forward-mode operator (``with_derivative`` hooks act in reverse
+  mode only, so forward mode must not install them);
+* which registered functions are currently computing their own derivative (a derivative that calls
+  the function it differentiates must reach the original, not recurse into itself);
+* the last ``with_derivative`` token, which chains hooks so that they run in reverse order of
+  creation, as Swift's pullbacks do (TensorFlow's tape would otherwise visit them breadth-first).
+
+Everything is thread-local, so differentiation from several threads never mixes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+
+_state = threading.local()
+
+
+def _get(name, default):
+    return getattr(_state, name, default)
+
+
+def without_derivative_count() -> int:
+    return _get("without_derivative_count", 0)
+
+
+def note_without_derivative() -> None:
+    _state.without_derivative_count = without_derivative_count() + 1
+
+
+def hooks_enabled() -> bool:
+    return _get("hooks_enabled", True)
+
+
+@contextlib.contextmanager
+def differentiating(*, forward: bool):
+    """Marks that a user function runs under a forward (hooks off) or reverse operator."""
+    previous = hooks_enabled()
+    previous_token = _get("hook_token", None)
+    _state.hooks_enabled = not forward
+    _state.hook_token = None
+    try:
+        yield
+    finally:
+        _state.hooks_enabled = previous
+        _state.hook_token = previous_token
+
+
+def hook_token():
+    return _get("hook_token", None)
+
+
+def set_hook_token(token) -> None:
+    _state.hook_token = token
+
+
+def is_deriving(function) -> bool:
+    return function in _get("deriving", ())
+
+
+@contextlib.contextmanager
+def deriving(function):
+    """While active, calls of the registered ``function`` run the original body."""
+    previous = _get("deriving", frozenset())
+    _state.deriving = previous | {function}
+    try:
+        yield
+    finally:
+        _state.deriving = previous

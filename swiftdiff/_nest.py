@@ -1,0 +1,82 @@
+"""Flattening of differentiable values: tuples, namedtuples, lists, dicts and dataclasses.
+
+``tf.nest`` covers all of these except dataclasses (which Swift users reach for as their
+``struct``s), so this small walker adds them; everything that is not a container is a leaf.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Iterator
+
+
+def _is_namedtuple(value) -> bool:
+    return isinstance(value, tuple) and hasattr(type(value), "_fields")
+
+
+def _is_dataclass_instance(value) -> bool:
+    return dataclasses.is_dataclass(value) and not isinstance(value, type)
+
+
+def is_container(value) -> bool:
+    return isinstance(value, (tuple, list, dict)) or _is_dataclass_instance(value)
+
+
+def _children(value) -> list[tuple[str, Any]]:
+    if isinstance(value, dict):
+        return [(f"[{key!r}]", value[key]) for key in sorted(value, key=repr)]
+    if _is_namedtuple(value):
+        return [(f".{name}", getattr(value, name)) for name in value._fields]
+    if isinstance(value, (tuple, list)):
+        return [(f"[{index}]", item) for index, item in enumerate(value)]
+    return [(f".{field.name}", getattr(value, field.name)) for field in dataclasses.fields(value)]
+
+
+def _rebuild(template, children: list) -> Any:
+    if isinstance(template, dict):
+        keys = sorted(template, key=repr)
+        return type(template)(zip(keys, children)) if type(template) is not dict else dict(zip(keys, children))
+    if _is_namedtuple(template):
+        return type(template)(*children)
+    if isinstance(template, tuple):
+        return tuple(children)
+    if isinstance(template, list):
+        return list(children)
+    fields = dataclasses.fields(template)
+    values = {field.name: child for field, child in zip(fields, children)}
+    init_values = {name: value for name, value in values.items()
+                   if next(f for f in fields if f.name == name).init}
+    rebuilt = dataclasses.replace(template, **init_values)
+    for field in fields:
+        if not field.init:
+            object.__setattr__(rebuilt, field.name, values[field.name])
+    return rebuilt
+
+
+def flatten_with_paths(value, path: str = "") -> Iterator[tuple[str, Any]]:
+    """Yields ``(path, leaf)`` pairs in a fixed order (dict keys sorted, as ``tf.nest`` does)."""
+    if is_container(value):
+        for suffix, child in _children(value):
+            yield from flatten_with_paths(child, path + suffix)
+    else:
+        yield path, value
+
+
+def flatten(value) -> list:
+    return [leaf for _, leaf in flatten_with_paths(value)]
+
+
+def pack_like(template, leaves: list) -> Any:
+    """Inverse of ``flatten``: a value shaped like ``template`` holding ``leaves``."""
+    iterator = iter(leaves)
+
+    def build(node):
+        if is_container(node):
+            return _rebuild(node, [build(child) for _, child in _children(node)])
+        return next(iterator)
+
+    return build(template)
+
+
+def map_leaves(function: Callable, value) -> Any:
+    return pack_like(value, [function(leaf) for leaf in flatten(value)])

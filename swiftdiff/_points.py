@@ -1,0 +1,159 @@
+"""Differentiation points: checking what users hand in and turning tape gradients into tangents.
+
+A point is a floating tensor-like value, a ``tf.Variable``/``keras.Variable``, a Keras layer
+(differentiated with respect to its trainable variables), or a nest of those.
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from . import _nest
+from .diagnostics import ZeroDerivativeWarning
+from .tangent_vector import TangentVector
+
+TENSOR, VARIABLE, LAYER = "tensor", "variable", "layer"
+
+
+def underlying_variable(variable):
+    """The ``tf.Variable`` a tape can watch (a ``keras.Variable`` wraps one)."""
+    if isinstance(variable, tf.Variable):
+        return variable
+    inner = getattr(variable, "_value", None)  # keras.Variable on the TensorFlow backend
+    if isinstance(inner, tf.Variable):
+        return inner
+    raise TypeError(f"not a variable: {variable!r}")
+
+
+def is_floating(dtype) -> bool:
+    dtype = tf.as_dtype(dtype)
+    return dtype.is_floating or dtype.is_complex
+
+
+def describe(value) -> str:
+    if isinstance(value, (bool, int, float, str)):
+        return f"{type(value).__name__} {value!r}"
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None:
+        return f"{type(value).__name__} of dtype {getattr(dtype, 'name', dtype)}"
+    return type(value).__name__
+
+
+def convert_floating(value, what: str, operator: str):
+    """``value`` as a floating tensor, or a TypeError naming ``what``."""
+    if isinstance(value, tf.Tensor):
+        tensor = value
+    elif isinstance(value, (bool, np.bool_, str, bytes)) or value is None:
+        raise TypeError(f"{operator}: {what} is {describe(value)}, which is not differentiable "
+                        f"(expected a floating value); block it with sd.without_derivative")
+    elif isinstance(value, (int, np.integer)):
+        raise TypeError(f"{operator}: {what} is {describe(value)}, which is not differentiable; "
+                        f"pass a floating value such as {float(value)!r}")
+    else:
+        try:
+            tensor = tf.convert_to_tensor(value)
+        except (TypeError, ValueError):
+            raise TypeError(f"{operator}: {what} is {describe(value)}, which is not differentiable "
+                            f"(expected a floating tensor, a variable, a Keras layer or a nest of those)"
+                            ) from None
+    if not is_floating(tensor.dtype):
+        raise TypeError(f"{operator}: {what} has dtype {tensor.dtype.name}, which is not differentiable; "
+                        f"cast it to a floating dtype or block it with sd.without_derivative")
+    return tensor
+
+
+def parameter_names(function, count: int) -> list[str]:
+    """Names for the positional arguments of ``function`` (for messages)."""
+    try:
+        params = [p for p in inspect.signature(function).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]
+    except (TypeError, ValueError):
+        params = []
+    names = []
+    for index in range(count):
+        if index < len(params) and params[index].kind != inspect.Parameter.VAR_POSITIONAL:
+            names.append(f"argument {params[index].name!r}")
+        else:
+            names.append(f"argument #{index}")
+    return names
+
+
+class Leaf:
+    __slots__ = ("kind", "path", "value", "sources")
+
+    def __init__(self, kind, path, value, sources):
+        self.kind, self.path, self.value, self.sources = kind, path, value, sources
+
+
+class Points:
+    """The points of one operator call: what ``f`` receives and what the tape differentiates."""
+
+    def __init__(self, points: tuple, function, operator: str):
+        self.names = parameter_names(function, len(points))
+        self.templates = points
+        self.leaves: list[list[Leaf]] = []
+        args = []
+        for point, name in zip(points, self.names):
+            leaves = [self._leaf(path, value, f"{name}{path}", operator)
+                      for path, value in _nest.flatten_with_paths(point)]
+            self.leaves.append(leaves)
+            args.append(_nest.pack_like(point, [leaf.value for leaf in leaves]))
+        self.args = tuple(args)
+        self.sources = [source for leaves in self.leaves for leaf in leaves for source in leaf.sources]
+
+    @staticmethod
+    def _leaf(path, value, what, operator) -> Leaf:
+        if isinstance(value, keras.layers.Layer):
+            return Leaf(LAYER, path, value, [underlying_variable(v) for v in value.trainable_variables])
+        if isinstance(value, (tf.Variable, keras.Variable)):
+            if not is_floating(value.dtype):
+                raise TypeError(f"{operator}: {what} is a variable of dtype {tf.as_dtype(value.dtype).name}, "
+                                f"which is not differentiable")
+            return Leaf(VARIABLE, path, value, [underlying_variable(value)])
+        tensor = convert_floating(value, what, operator)
+        return Leaf(TENSOR, path, tensor, [tensor])
+
+    def tangents(self, gradients: list, *, warn: bool, bare: bool):
+        """Tangents shaped like the points, zeros (never None) where the result does not depend."""
+        iterator = iter(gradients)
+        result = []
+        for point, leaves, name in zip(self.templates, self.leaves, self.names):
+            values = []
+            for leaf in leaves:
+                grads = [next(iterator) for _ in leaf.sources]
+                if leaf.sources and all(g is None for g in grads) and warn:
+                    warnings.warn(
+                        f"the result does not depend on {name}{leaf.path}: its tangent is zero. "
+                        f"Wrap the value in sd.without_derivative if that is intended.",
+                        ZeroDerivativeWarning, stacklevel=4)
+                grads = [_dense_or_zeros(g, s) for g, s in zip(grads, leaf.sources)]
+                if leaf.kind == LAYER:
+                    values.append(TangentVector(leaf.value, grads))
+                else:
+                    values.append(grads[0])
+            result.append(_nest.pack_like(point, values))
+        return result[0] if bare else tuple(result)
+
+
+def _dense_or_zeros(gradient, source):
+    if gradient is None:
+        return tf.zeros_like(source) if isinstance(source, tf.Tensor) else tf.zeros(source.shape, source.dtype)
+    if isinstance(gradient, tf.IndexedSlices):
+        return tf.convert_to_tensor(gradient)
+    return gradient
+
+
+def flatten_tangent(tangent) -> list:
+    """Leaves of a tangent, with ``TangentVector``s expanded into their components."""
+    out = []
+    for leaf in _nest.flatten(tangent):
+        if isinstance(leaf, TangentVector):
+            out.extend(leaf)
+        else:
+            out.append(leaf)
+    return out

@@ -1,0 +1,37 @@
+"""Warnings swiftdiff emits where Swift had compiler diagnostics."""
+
+
+class ZeroDerivativeWarning(UserWarning):
+    """Swift: the compiler warning "result does not depend on differentiation arguments".
+
+    Emitted at run time when a differential operator returns a zero tangent for an argument the
+    result does not depend on, unless the function called ``without_derivative`` (which says the
+    zero is intended, exactly as in Swift).
+
+    Example::
+
+        >>> import warnings, swiftdiff as sd
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     g = sd.gradient(at=(1.0, 2.0), of=lambda x, y: x * 3.0)
+        >>> [type(w.message).__name__ for w in caught]
+        ['ZeroDerivativeWarning']
+    """
+
+
+class DerivativeRegistrationWarning(UserWarning):
+    """Emitted when ``@derivative(of=f)`` replaces a derivative already registered for ``f``.
+
+    Swift rejects a second ``@derivative(of:)`` at compile time; in Python re-running a notebook
+    cell or reloading a module re-registers, so swiftdiff replaces the old derivative and warns.
+    """
+
+
+class RecomputationWarning(UserWarning):
+    """Emitted when a checkpointed body uses randomness that cannot be replayed.
+
+    TensorFlow's op-seeded stateful random ops (``tf.random.uniform(shape, seed=1)`` and friends)
+    draw new numbers on every run, so the recomputation in the pullback would see different
+    numbers than the forward pass. Use ``keras.random`` with a ``keras.random.SeedGenerator`` or a
+    ``tf.random.Generator`` instead: both are replayed exactly.
+    """

@@ -1,0 +1,394 @@
+"""Swift's differential operators (``DifferentialOperators.swift``) on ``tf.GradientTape``.
+
+Every operator is derived from one core, ``_value_with_pullback``, exactly as Swift derives them all
+from ``valueWithPullback``: gradients are pullbacks of 1, and forward mode (differentials and
+derivatives) is the transpose of the pullback (a JVP is the gradient of ``<pullback(u), t>`` with
+respect to the dummy cotangent ``u``). That transpose is why forward mode honours registered custom
+derivatives, which ``tf.autodiff.ForwardAccumulator`` does not.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, NamedTuple
+
+import tensorflow as tf
+
+from . import _context, _nest, registry
+from ._points import Points, convert_floating, describe, flatten_tangent, is_floating
+from .tangent_vector import TangentVector
+
+_MISSING = object()
+
+
+class ValueWithGradient(NamedTuple):
+    """Swift's ``(value: T, gradient: T.TangentVector)``."""
+    value: Any
+    gradient: Any
+
+
+class ValueWithPullback(NamedTuple):
+    """Swift's ``(value: U, pullback: (U.TangentVector) -> T.TangentVector)``."""
+    value: Any
+    pullback: Callable
+
+
+class ValueWithDifferential(NamedTuple):
+    """Swift's ``(value: U, differential: (T.TangentVector) -> U.TangentVector)``."""
+    value: Any
+    differential: Callable
+
+
+class ValueWithDerivative(NamedTuple):
+    """Swift's ``(value: U, derivative: U.TangentVector)``."""
+    value: Any
+    derivative: Any
+
+
+# ---------------------------------------------------------------------------------------------
+# Argument handling shared by every operator
+# ---------------------------------------------------------------------------------------------
+
+def _resolve_function(operator: str, of, in_) -> Callable:
+    if of is not None and in_ is not None:
+        raise TypeError(f"{operator}: pass the function once, as of= or in_=, not both")
+    function = of if of is not None else in_
+    if function is None:
+        raise TypeError(f"{operator}: missing the function to differentiate; pass of=f (or in_=f)")
+    if not callable(function):
+        raise TypeError(f"{operator}: of= must be a function, got {describe(function)}")
+    return registry.resolve(function)
+
+
+def _split_points(at) -> tuple[tuple, bool]:
+    """``at=(x, y)`` is two points; any other value (``at=x``) is one point, returned bare."""
+    if type(at) is tuple:
+        if not at:
+            raise TypeError("at=() names no differentiation point")
+        return at, len(at) == 1
+    return (at,), True
+
+
+def _curried(operator: str, function: Callable, run: Callable) -> Callable:
+    @functools.wraps(function)
+    def curried(*points):
+        if not points:
+            raise TypeError(f"{operator}(of={getattr(function, '__name__', 'f')}) needs at least one point")
+        return run(points, len(points) == 1)
+    curried.__name__ = f"{operator.split('.')[-1]}_of_{getattr(function, '__name__', 'f')}"
+    curried.__qualname__ = curried.__name__
+    return curried
+
+
+# ---------------------------------------------------------------------------------------------
+# The core: valueWithPullback
+# ---------------------------------------------------------------------------------------------
+
+def _check_result(result, operator: str):
+    """The function's result as a nest of floating tensors."""
+    def convert(leaf):
+        if isinstance(leaf, TangentVector):
+            raise TypeError(f"{operator}: the function returned a TangentVector; return tensors")
+        try:
+            return convert_floating(leaf, "the function's result", operator)
+        except TypeError as error:
+            raise TypeError(str(error).replace("pass a floating value", "return a floating value")) from None
+    return _nest.map_leaves(convert, result)
+
+
+class _Pullback:
+    """A pullback closure: callable any number of times (it owns a persistent tape)."""
+
+    def __init__(self, tape, points: Points, result, operator: str, warn: bool, bare: bool):
+        self._tape, self._points, self._result = tape, points, result
+        self._operator, self._warn, self._bare = operator, warn, bare
+        self._flat_result = _nest.flatten(result)
+
+    def _cotangent(self, arguments) -> list:
+        if len(arguments) == 1:
+            cotangent = arguments[0]
+        elif isinstance(self._result, tuple) and len(arguments) == len(self._result):
+            cotangent = tuple(arguments)
+        else:
+            raise TypeError(f"{self._operator}: the pullback takes one cotangent shaped like the "
+                            f"result, got {len(arguments)} arguments")
+        leaves = _nest.flatten(cotangent)
+        if len(leaves) != len(self._flat_result):
+            raise ValueError(f"{self._operator}: the cotangent has {len(leaves)} components but the "
+                             f"result has {len(self._flat_result)}; pass a value shaped like the result")
+        checked = []
+        for leaf, result in zip(leaves, self._flat_result):
+            if leaf is None:
+                checked.append(tf.zeros_like(result))
+                continue
+            if isinstance(leaf, (tf.Tensor, tf.Variable)) and leaf.dtype != result.dtype:
+                raise TypeError(f"{self._operator}: the cotangent has dtype {leaf.dtype.name} but the "
+                                f"result has dtype {result.dtype.name}")
+            try:
+                leaf = tf.convert_to_tensor(leaf, dtype=result.dtype)
+            except (TypeError, ValueError):
+                raise TypeError(f"{self._operator}: the cotangent {describe(leaf)} cannot be converted "
+                                f"to the result's dtype {result.dtype.name}") from None
+            if not leaf.shape.is_compatible_with(result.shape):
+                raise ValueError(f"{self._operator}: the cotangent has shape {leaf.shape.as_list()} but "
+                                 f"the result has shape {result.shape.as_list()}")
+            checked.append(leaf)
+        return checked
+
+    def __call__(self, *cotangent):
+        output_gradients = self._cotangent(cotangent)
+        gradients = self._tape.gradient(self._flat_result, self._points.sources,
+                                        output_gradients=output_gradients)
+        return self._points.tangents(gradients, warn=self._warn, bare=self._bare)
+
+
+def _value_with_pullback(function, points: tuple, bare: bool, operator: str, *,
+                         persistent: bool = True, forward: bool = False):
+    prepared = Points(points, function, operator)
+    calls_before = _context.without_derivative_count()
+    tape = tf.GradientTape(persistent=persistent, watch_accessed_variables=False)
+    with _context.differentiating(forward=forward), tape:
+        tape.watch(prepared.sources)
+        result = function(*prepared.args)
+    warn = _context.without_derivative_count() == calls_before
+    result = _check_result(result, operator)
+    return result, _Pullback(tape, prepared, result, operator, warn, bare)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reverse mode
+# ---------------------------------------------------------------------------------------------
+
+def _check_scalar(value, operator: str):
+    if not isinstance(value, tf.Tensor) or value.shape.rank != 0:
+        shape = value.shape.as_list() if isinstance(value, tf.Tensor) and value.shape.rank is not None else None
+        got = f"a result of shape {shape}" if shape is not None else f"a {type(value).__name__}"
+        raise ValueError(f"{operator}: the function must return a floating scalar (rank 0) but returned "
+                         f"{got}; use sd.pullback(at=..., of=f) or sd.value_with_pullback for "
+                         f"non-scalar results")
+
+
+def _value_with_gradient(function, points, bare, operator):
+    value, pullback = _value_with_pullback(function, points, bare, operator, persistent=False)
+    _check_scalar(value, operator)
+    return ValueWithGradient(value, pullback(tf.ones_like(value)))
+
+
+def value_with_pullback(*, at=_MISSING, of=None, in_=None):
+    """Swift ``valueWithPullback(at:of:)``: ``(value, pullback)`` of ``of`` at the point(s) ``at``.
+
+    ``pullback(cotangent)`` maps a cotangent shaped like the result to the tangents of the points
+    (one bare for one point, a tuple for several); it may be called more than once. Without
+    ``at=`` the curried form ``value_with_pullback(of=f)(*points)`` is returned.
+
+    Example::
+
+        >>> import swiftdiff as sd
+        >>> value, pb = sd.value_with_pullback(at=3.0, of=lambda x: x * x)
+        >>> float(value), float(pb(1.0)), float(pb(2.0))
+        (9.0, 6.0, 12.0)
+    """
+    operator = "sd.value_with_pullback"
+    function = _resolve_function(operator, of, in_)
+    run = lambda points, bare: ValueWithPullback(*_value_with_pullback(function, points, bare, operator))
+    if at is _MISSING:
+        return _curried(operator, function, run)
+    return run(*_split_points(at))
+
+
+def pullback(*, at=_MISSING, of=None, in_=None):
+    """Swift ``pullback(at:of:)``: the pullback of ``of`` at ``at``, ``pb(cotangent) -> tangent(s)``.
+
+    Example::
+
+        >>> import tensorflow as tf, swiftdiff as sd
+        >>> pb = sd.pullback(at=tf.constant([1.0, 2.0]), of=lambda x: x * x)
+        >>> pb(tf.constant([1.0, 1.0])).numpy().tolist()
+        [2.0, 4.0]
+    """
+    operator = "sd.pullback"
+    function = _resolve_function(operator, of, in_)
+    run = lambda points, bare: _value_with_pullback(function, points, bare, operator)[1]
+    if at is _MISSING:
+        return _curried(operator, function, run)
+    return run(*_split_points(at))
+
+
+def value_with_gradient(*, at=_MISSING, of=None, in_=None):
+    """Swift ``valueWithGradient(at:of:)``: ``(value, gradient)`` of a scalar-valued function.
+
+    Example::
+
+        >>> import swiftdiff as sd
+        >>> value, grad = sd.value_with_gradient(at=(2.0, 3.0), of=lambda x, y: x * y)
+        >>> float(value), [float(g) for g in grad]
+        (6.0, [3.0, 2.0])
+    """
+    operator = "sd.value_with_gradient"
+    function = _resolve_function(operator, of, in_)
+    run = lambda points, bare: _value_with_gradient(function, points, bare, operator)
+    if at is _MISSING:
+        return _curried(operator, function, run)
+    return run(*_split_points(at))
+
+
+def gradient(*, at=_MISSING, of=None, in_=None):
+    """Swift ``gradient(at:of:)`` / ``gradient(of:)``: the gradient of a scalar-valued function.
+
+    ``f`` must return a floating scalar; for other results use ``pullback``. Tangents come back in
+    the order of the points; a point the result does not depend on gets zeros (and a
+    ``ZeroDerivativeWarning`` unless ``without_derivative`` was used).
+
+    Example::
+
+        >>> import tensorflow as tf, swiftdiff as sd
+        >>> float(sd.gradient(at=2.0, of=lambda x: x ** 3))
+        12.0
+        >>> dsin = sd.gradient(of=tf.sin)
+        >>> round(float(dsin(0.0)), 6)
+        1.0
+    """
+    operator = "sd.gradient"
+    function = _resolve_function(operator, of, in_)
+    run = lambda points, bare: _value_with_gradient(function, points, bare, operator).gradient
+    if at is _MISSING:
+        return _curried(operator, function, run)
+    return run(*_split_points(at))
+
+
+# ---------------------------------------------------------------------------------------------
+# Forward mode: the transpose of the pullback
+# ---------------------------------------------------------------------------------------------
+
+class _Differential:
+    """``df(*tangents) -> result tangent``, computed as the transpose of the pullback."""
+
+    def __init__(self, points: tuple, value, pullback: _Pullback, operator: str):
+        self._points, self._value, self._pullback, self._operator = points, value, pullback, operator
+
+    def _tangent_leaves(self, tangents) -> list:
+        if len(tangents) != len(self._points):
+            raise TypeError(f"{self._operator}: the differential takes one tangent per point "
+                            f"({len(self._points)}), got {len(tangents)}")
+        leaves = []
+        for index, (tangent, leaf_group) in enumerate(zip(tangents, self._pullback._points.leaves)):
+            expected = [source for leaf in leaf_group for source in leaf.sources]
+            given = flatten_tangent(tangent)
+            if len(given) != len(expected):
+                raise ValueError(f"{self._operator}: tangent #{index} has {len(given)} components but "
+                                 f"the point has {len(expected)}")
+            for value, source in zip(given, expected):
+                value = tf.convert_to_tensor(value, dtype=source.dtype)
+                if not value.shape.is_compatible_with(source.shape):
+                    raise ValueError(f"{self._operator}: tangent #{index} has shape "
+                                     f"{value.shape.as_list()} but the point has shape "
+                                     f"{source.shape.as_list()}")
+                leaves.append(value)
+        return leaves
+
+    def __call__(self, *tangents):
+        tangent_leaves = self._tangent_leaves(tangents)
+        dummies = [tf.zeros_like(leaf) for leaf in _nest.flatten(self._value)]
+        with tf.GradientTape(watch_accessed_variables=False) as transpose:
+            transpose.watch(dummies)
+            point_tangents = self._pullback(_nest.pack_like(self._value, dummies))
+        pulled = flatten_tangent(point_tangents)
+        result = transpose.gradient(pulled, dummies, output_gradients=tangent_leaves,
+                                    unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        return _nest.pack_like(self._value, result)
+
+
+def _value_with_differential(function, points, bare, operator):
+    value, pb = _value_with_pullback(function, points, bare, operator, persistent=True, forward=True)
+    return ValueWithDifferential(value, _Differential(points, value, pb, operator))
+
+
+def _value_with_derivative(function, points, bare, operator):
+    for index, point in enumerate(points):
+        tensor = point if isinstance(point, (tf.Tensor, tf.Variable)) else None
+        if tensor is None:
+            tensor = convert_floating(point, f"point #{index}", operator)
+        if tensor.shape.rank != 0 or not is_floating(tensor.dtype):
+            raise ValueError(f"{operator}: point #{index} must be a floating scalar, got shape "
+                             f"{tensor.shape.as_list()}; use sd.differential for other points")
+    value, differential = _value_with_differential(function, points, bare, operator)
+    ones = [tf.ones([], dtype=p.dtype if hasattr(p, "dtype") else tf.float32) for p in points]
+    return ValueWithDerivative(value, differential(*ones))
+
+
+def value_with_differential(*, at=_MISSING, of=None, in_=None):
+    """Swift ``valueWithDifferential(at:of:)``: ``(value, differential)``, forward mode.
+
+    ``differential(*tangents)`` maps one tangent per point to the tangent of the result (a JVP).
+
+    Example::
+
+        >>> import swiftdiff as sd
+        >>> value, df = sd.value_with_differential(at=(2.0, 3.0), of=lambda x, y: x * y)
+        >>> float(value), float(df(1.0, 0.0)), float(df(0.0, 1.0))
+        (6.0, 3.0, 2.0)
+    """
+    operator = "sd.value_with_differential"
+    function = _resolve_function(operator, of, in_)
+    run = lambda points, bare: _value_with_differential(function, points, bare, operator)
+    if at is _MISSING:
+        return _curried(operator, function, run)
+    return run(*_split_points(at))
+
+
+def differential(*, at=_MISSING, of=None, in_=None):
+    """Swift ``differential(at:of:)``: the forward-mode differential ``df(*tangents)``.
+
+    Example::
+
+        >>> import tensorflow as tf, swiftdiff as sd
+        >>> df = sd.differential(at=tf.constant([1.0, 2.0]), of=lambda x: x * x)
+        >>> df(tf.constant([1.0, 0.0])).numpy().tolist()
+        [2.0, 0.0]
+    """
+    operator = "sd.differential"
+    function = _resolve_function(operator, of, in_)
+    run = lambda points, bare: _value_with_differential(function, points, bare, operator).differential
+    if at is _MISSING:
+        return _curried(operator, function, run)
+    return run(*_split_points(at))
+
+
+def value_with_derivative(*, at=_MISSING, of=None, in_=None):
+    """Swift ``valueWithDerivative(at:of:)``: ``(value, derivative)`` at floating scalar points.
+
+    The derivative is the differential applied to a tangent of 1 for every point.
+
+    Example::
+
+        >>> import swiftdiff as sd
+        >>> value, d = sd.value_with_derivative(at=2.0, of=lambda x: x ** 3)
+        >>> float(value), float(d)
+        (8.0, 12.0)
+    """
+    operator = "sd.value_with_derivative"
+    function = _resolve_function(operator, of, in_)
+    run = lambda points, bare: _value_with_derivative(function, points, bare, operator)
+    if at is _MISSING:
+        return _curried(operator, function, run)
+    return run(*_split_points(at))
+
+
+def derivative_at(*, at=_MISSING, of=None, in_=None):
+    """Swift ``derivative(at:of:)``: the forward-mode derivative at floating scalar points.
+
+    Public as ``sd.derivative(at=x, of=f)``; ``@sd.derivative(of=f)`` without ``at=`` registers a
+    custom derivative instead (see ``swiftdiff.customization.derivative``).
+
+    Example::
+
+        >>> import swiftdiff as sd
+        >>> float(sd.derivative(at=2.0, of=lambda x: x * x))
+        4.0
+    """
+    operator = "sd.derivative"
+    function = _resolve_function(operator, of, in_)
+    run = lambda points, bare: _value_with_derivative(function, points, bare, operator).derivative
+    if at is _MISSING:
+        return _curried(operator, function, run)
+    return run(*_split_points(at))

@@ -1,0 +1,36 @@
+"""The global table of registered derivatives: original function -> differentiable replacement.
+
+Kept apart from the registration logic so that the operators can consult it without importing it.
+A lock makes registration and lookup safe from several threads.
+"""
+
+from __future__ import annotations
+
+import threading
+
+_lock = threading.Lock()
+_replacements: dict = {}
+
+
+def resolve(function):
+    """The function to call for ``function``: its registered replacement, if any."""
+    with _lock:
+        return _replacements.get(function, function)
+
+
+def lookup(function):
+    with _lock:
+        return _replacements.get(function)
+
+
+def store(original, replacement):
+    """Registers ``replacement`` for ``original``; returns the replacement it displaced (or None)."""
+    with _lock:
+        previous = _replacements.get(original)
+        _replacements[original] = replacement
+        return previous
+
+
+def original_of(function):
+    """``function`` itself, or the original behind a registered replacement."""
+    return getattr(function, "__swiftdiff_original__", function)
