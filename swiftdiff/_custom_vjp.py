@@ -83,6 +83,10 @@ def _split_vjp_result(result, name: str):
 def _check_tangents(tangents, arguments: _Arguments, names: list, name: str):
     """Splits the user's tangents into input gradients and ``{variable id: gradient}``."""
     positions = sorted(arguments.differentiable)
+    if (len(positions) == 1 and isinstance(tangents, (tuple, list))
+            and not _nest.is_container(arguments.args[positions[0]])):
+        raise ValueError(f"{name}: the pullback returned {len(tangents)} tangents but the function has "
+                         f"1 differentiable argument; return its tangent bare")
     if len(positions) == 1:
         tangents = (tangents,)
     elif not isinstance(tangents, (tuple, list)) or len(tangents) != len(positions):

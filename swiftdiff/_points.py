@@ -17,7 +17,7 @@ from . import _nest
 from .diagnostics import ZeroDerivativeWarning
 from .tangent_vector import TangentVector
 
-TENSOR, VARIABLE, LAYER = "tensor", "variable", "layer"
+TENSOR, VARIABLE, LAYER, STATIC = "tensor", "variable", "layer", "static"
 
 
 def underlying_variable(variable):
@@ -108,6 +108,10 @@ class Points:
 
     @staticmethod
     def _leaf(path, value, what, operator) -> Leaf:
+        if path and _is_non_differentiable(value):
+            # Inside a nest, discrete fields (a step count, a name) ride along like Swift's
+            # @noDerivative stored properties: passed through unchanged, tangent None.
+            return Leaf(STATIC, path, value, [])
         if isinstance(value, keras.layers.Layer):
             return Leaf(LAYER, path, value, [underlying_variable(v) for v in value.trainable_variables])
         if isinstance(value, (tf.Variable, keras.Variable)):
@@ -132,12 +136,26 @@ class Points:
                         f"Wrap the value in sd.without_derivative if that is intended.",
                         ZeroDerivativeWarning, stacklevel=4)
                 grads = [_dense_or_zeros(g, s) for g, s in zip(grads, leaf.sources)]
-                if leaf.kind == LAYER:
+                if leaf.kind == STATIC:
+                    values.append(None)
+                elif leaf.kind == LAYER:
                     values.append(TangentVector(leaf.value, grads))
                 else:
                     values.append(grads[0])
             result.append(_nest.pack_like(point, values))
         return result[0] if bare else tuple(result)
+
+
+def _is_non_differentiable(value) -> bool:
+    if isinstance(value, (bool, int, str, bytes, np.bool_, np.integer)) or value is None:
+        return True
+    dtype = getattr(value, "dtype", None)
+    if dtype is None or isinstance(value, keras.layers.Layer):
+        return False
+    try:
+        return not is_floating(dtype)
+    except TypeError:
+        return False
 
 
 def _dense_or_zeros(gradient, source):
@@ -152,6 +170,8 @@ def flatten_tangent(tangent) -> list:
     """Leaves of a tangent, with ``TangentVector``s expanded into their components."""
     out = []
     for leaf in _nest.flatten(tangent):
+        if leaf is None:
+            continue
         if isinstance(leaf, TangentVector):
             out.extend(leaf)
         else:
