@@ -1,0 +1,202 @@
+"""with_recomputation_in_pullbacks: same gradients as the plain function, body rerun in the
+pullback, randomness replayed, state updated once, in eager, tf.function and XLA."""
+
+import contextlib
+import io
+import warnings
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import swiftdiff as sd
+from conftest import finite_difference, run_in
+
+
+def test_gradient_equals_plain_and_finite_differences(mode):
+    def body(x):
+        return tf.tanh(x) * tf.sin(x) ** 2
+
+    checkpointed = sd.with_recomputation_in_pullbacks(body)
+    x = np.array([0.3, -1.2, 2.0], np.float64)
+    got = run_in(mode, lambda x: sd.gradient(at=x, of=lambda x: tf.reduce_sum(checkpointed(x))),
+                 tf.constant(x))
+    plain = run_in(mode, lambda x: sd.gradient(at=x, of=lambda x: tf.reduce_sum(body(x))), tf.constant(x))
+    np.testing.assert_allclose(got, plain, rtol=1e-12)
+    np.testing.assert_allclose(got, finite_difference(lambda v: tf.reduce_sum(body(tf.constant(v))), x),
+                               rtol=1e-6)
+
+
+def test_value_is_unchanged_and_body_reruns_once_in_the_pullback():
+    out = io.StringIO()
+
+    def body(x):
+        print("body")
+        return x * x
+
+    square = sd.with_recomputation_in_pullbacks(body)
+    with contextlib.redirect_stdout(out):
+        value, pb = sd.value_with_pullback(at=3.0, of=square)
+        assert out.getvalue() == "body\n"
+        assert float(value) == 9.0
+        assert float(pb(1.0)) == 6.0
+    assert out.getvalue() == "body\nbody\n"
+
+
+def test_several_arguments_and_nests(mode):
+    f = sd.with_recomputation_in_pullbacks(lambda p, y: p["a"] * tf.exp(p["b"]) * y)
+
+    def run(a, b, y):
+        return sd.gradient(at=({"a": a, "b": b}, y), of=lambda p, y: f(p, y))
+    (gp, gy) = run_in(mode, run, tf.constant(2.0), tf.constant(0.5), tf.constant(3.0))
+    np.testing.assert_allclose(gp["a"], np.exp(0.5) * 3.0, rtol=1e-6)
+    np.testing.assert_allclose(gp["b"], 2.0 * np.exp(0.5) * 3.0, rtol=1e-6)
+    np.testing.assert_allclose(gy, 2.0 * np.exp(0.5), rtol=1e-6)
+
+
+def test_gradients_reach_captured_layer_variables(mode):
+    layer = keras.layers.Dense(4, activation="tanh")
+    layer.build((None, 3))
+    checkpointed = sd.with_recomputation_in_pullbacks(lambda x: layer(x))
+    x = tf.random.stateless_normal([5, 3], seed=[1, 2])
+
+    def grads(apply):
+        def run():
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(apply(x) ** 2)
+            return tape.gradient(loss, layer.trainable_variables)
+        return run_in(mode, run)
+
+    for a, b in zip(grads(layer), grads(checkpointed)):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_layer_as_argument(mode):
+    layer = keras.layers.Dense(2)
+    layer.build((None, 2))
+    checkpointed = sd.with_recomputation_in_pullbacks(lambda l, x: l(x))
+    x = tf.constant([[1.0, 2.0]])
+
+    def run(apply):
+        return lambda: list(sd.gradient(at=layer, of=lambda l: tf.reduce_sum(apply(l, x) ** 2)))
+
+    for a, b in zip(run_in(mode, run(lambda l, x: l(x))), run_in(mode, run(checkpointed))):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def _block(seed):
+    keras.utils.set_random_seed(seed)
+    block = keras.Sequential([
+        keras.Input((6,)),
+        keras.layers.Dense(8, activation="relu"),
+        keras.layers.Dropout(0.5, seed=seed),
+        keras.layers.BatchNormalization(),
+        keras.layers.Dense(3),
+    ])
+    return block
+
+
+def test_dropout_and_batchnorm_are_exact_over_two_steps(mode):
+    plain, wrapped = _block(7), _block(7)
+    for a, b in zip(plain.weights, wrapped.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    checkpointed = sd.with_recomputation_in_pullbacks(lambda x: wrapped(x, training=True))
+    x = tf.random.stateless_normal([16, 6], seed=[3, 4])
+
+    def step(model, apply):
+        def run():
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(apply(x) ** 2)
+            return tape.gradient(loss, model.trainable_variables)
+        return run
+
+    plain_step = step(plain, lambda x: plain(x, training=True))
+    wrapped_step = step(wrapped, checkpointed)
+    if mode != "eager":
+        plain_step = tf.function(plain_step, jit_compile=(mode == "xla"))
+        wrapped_step = tf.function(wrapped_step, jit_compile=(mode == "xla"))
+    for _ in range(2):
+        for a, b in zip(plain_step(), wrapped_step()):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)
+        # BatchNorm statistics and dropout seed state advanced exactly once per step
+        for a, b in zip(plain.non_trainable_weights, wrapped.non_trainable_weights):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+    seed_plain = plain.layers[1].seed_generator.state.numpy()
+    seed_wrapped = wrapped.layers[1].seed_generator.state.numpy()
+    np.testing.assert_array_equal(seed_plain, seed_wrapped)
+
+
+def test_keras_random_with_seed_generator_replays(mode):
+    generator = keras.random.SeedGenerator(3)
+    noisy = sd.with_recomputation_in_pullbacks(lambda x: x * keras.random.normal([4], seed=generator))
+
+    def run(x):
+        before = tf.identity(generator.state.value)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = noisy(x)
+        grad = tape.gradient(y, x, output_gradients=tf.ones([4]))
+        return y / x, grad, before, generator.state.value
+    noise, grad, before, after = run_in(mode, run, tf.constant([1.0, 2.0, 3.0, 4.0]))
+    np.testing.assert_allclose(grad, noise, rtol=1e-6)  # d(x * n)/dx = n with the same n
+    assert not np.array_equal(before, after)  # the state advanced (once, see the next test)
+
+
+def test_seed_generator_advances_once():
+    generator = keras.random.SeedGenerator(5)
+    reference = keras.random.SeedGenerator(5)
+    keras.random.normal([2], seed=reference)
+    f = sd.with_recomputation_in_pullbacks(lambda x: x * keras.random.normal([2], seed=generator))
+    sd.gradient(at=tf.ones([2]), of=lambda x: tf.reduce_sum(f(x)))
+    np.testing.assert_array_equal(generator.state.numpy(), reference.state.numpy())
+
+
+def test_tf_random_generator_replays_and_advances_once(mode):
+    generator = tf.random.Generator.from_seed(11)
+    reference = tf.random.Generator.from_seed(11)
+    reference.normal([3])
+    noisy = sd.with_recomputation_in_pullbacks(lambda x: x * generator.normal([3]))
+
+    def run(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = noisy(x)
+        return y / x, tape.gradient(y, x, output_gradients=tf.ones([3]))
+    noise, grad = run_in(mode, run, tf.constant([1.0, 2.0, 3.0]))
+    np.testing.assert_allclose(grad, noise, rtol=1e-6)
+    np.testing.assert_array_equal(generator.state.numpy(), reference.state.numpy())
+
+
+def test_op_seeded_stateful_random_ops_warn():
+    noisy = sd.with_recomputation_in_pullbacks(lambda x: x * tf.random.uniform([2], seed=1))
+    with pytest.warns(sd.RecomputationWarning, match="RandomUniform"):
+        sd.gradient(at=tf.ones([2]), of=lambda x: tf.reduce_sum(noisy(x)))
+
+
+def test_no_warning_for_replayable_bodies():
+    f = sd.with_recomputation_in_pullbacks(lambda x: tf.sin(x))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sd.gradient(at=1.0, of=f)
+
+
+def test_second_order_through_checkpoint(mode):
+    f = sd.with_recomputation_in_pullbacks(lambda x: x ** 4)
+    out = run_in(mode, lambda x: sd.gradient(at=x, of=lambda x: sd.gradient(at=x, of=f)), tf.constant(2.0))
+    np.testing.assert_allclose(out, 48.0, rtol=1e-6)
+
+
+def test_nested_checkpoints(mode):
+    inner = sd.with_recomputation_in_pullbacks(lambda x: tf.sin(x) * x)
+    outer = sd.with_recomputation_in_pullbacks(lambda x: inner(x) ** 2)
+    x = 0.7
+    expected = 2 * np.sin(x) * x * (np.cos(x) * x + np.sin(x))
+    np.testing.assert_allclose(run_in(mode, lambda x: sd.gradient(at=x, of=outer), tf.constant(x)),
+                               expected, rtol=1e-5)
+
+
+def test_forward_mode_through_checkpoint(mode):
+    f = sd.with_recomputation_in_pullbacks(lambda x: tf.exp(2.0 * x))
+    np.testing.assert_allclose(run_in(mode, lambda x: sd.derivative(at=x, of=f), tf.constant(0.5)),
+                               2 * np.exp(1.0), rtol=1e-6)
