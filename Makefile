@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(PY) examples/custom_differentiation.py
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -q
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -20,6 +20,9 @@ if _keras.backend.backend() != "tensorflow":
         f"{_keras.backend.backend()!r} (see ~/.keras/keras.json). Set KERAS_BACKEND=tensorflow "
         f"before importing swiftdiff.")
 
+from . import models  # noqa: E402
+from .activation_discarding import ActivationDiscarding  # noqa: E402
+from .activations import identity, relu, sigmoid, softmax, tanh  # noqa: E402
 from .checkpointing import with_recomputation_in_pullbacks  # noqa: E402
 from .customization import (  # noqa: E402
     derivative,
@@ -47,7 +50,17 @@ from .operators import (  # noqa: E402
     value_with_gradient,
     value_with_pullback,
 )
-from .tangent_vector import TangentVector  # noqa: E402
+from .layer import (  # noqa: E402
+    AppliedForBackpropagation,
+    Layer,
+    applied_for_backpropagation,
+    discarding_activations,
+    sequenced,
+)
+from .layers import AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D  # noqa: E402
+from .losses import mean_squared_error, softmax_cross_entropy  # noqa: E402
+from .optimizers import SGD, Adam, RMSProp  # noqa: E402
+from .tangent_vector import TangentVector, move  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -61,6 +74,10 @@ SWIFT_NAMES = {
     "withDerivative": "with_derivative",
     "withRecomputationInPullbacks": "with_recomputation_in_pullbacks",
     "differentiableFunction": "differentiable_function",
+    "appliedForBackpropagation": "applied_for_backpropagation",
+    "discardingActivations": "discarding_activations",
+    "softmaxCrossEntropy": "softmax_cross_entropy",
+    "meanSquaredError": "mean_squared_error",
 }
 
 for _swift, _python in SWIFT_NAMES.items():
@@ -73,5 +90,10 @@ __all__ = [
     "differential", "value_with_differential", "derivative", "value_with_derivative",
     "differentiable", "differentiable_function", "without_derivative", "with_derivative",
     "unbroadcasted", "with_recomputation_in_pullbacks",
+    "Layer", "AppliedForBackpropagation", "applied_for_backpropagation", "sequenced",
+    "discarding_activations", "ActivationDiscarding",
+    "Dense", "Conv2D", "MaxPool2D", "AvgPool2D", "Flatten", "Dropout", "BatchNorm",
+    "SGD", "Adam", "RMSProp", "move", "models",
+    "relu", "sigmoid", "tanh", "softmax", "identity", "softmax_cross_entropy", "mean_squared_error",
     *SWIFT_NAMES,
 ]

@@ -174,3 +174,43 @@ class _Structure:
 
     def __hash__(self):
         return id(self.layer)
+
+
+def move(model, *, along) -> None:
+    """Swift ``model.move(along: direction)``: adds ``direction`` to the model's trainable variables.
+
+    ``along`` is a ``TangentVector`` of ``model`` (or any iterable of tensors in the order of
+    ``model.trainable_variables``). The variables are updated in place, also inside ``tf.function``.
+
+    Example::
+
+        >>> import tensorflow as tf, swiftdiff as sd
+        >>> layer = sd.Dense(input_size=2, output_size=1)
+        >>> before = layer.bias.numpy().copy()
+        >>> sd.move(layer, along=sd.TangentVector(layer, [tf.ones([2, 1]), tf.ones([1])]))
+        >>> (layer.bias.numpy() - before).tolist()
+        [1.0]
+    """
+    if not isinstance(model, keras.layers.Layer):
+        raise TypeError(f"sd.move: expected a Keras layer or model, got {type(model).__name__}")
+    variables = list(model.trainable_variables)
+    if isinstance(along, TangentVector):
+        if [_variable_key(v) for v in along._variables] != [_variable_key(v) for v in variables]:
+            raise ValueError(f"sd.move: the direction is a tangent of {type(along.layer).__name__}, "
+                             f"not of {type(model).__name__}")
+        values = list(along)
+    else:
+        try:
+            values = list(along)
+        except TypeError:
+            raise TypeError(f"sd.move: along= must be a TangentVector of the model, got "
+                            f"{type(along).__name__}") from None
+        if len(values) != len(variables):
+            raise ValueError(f"sd.move: along= has {len(values)} components but the model has "
+                             f"{len(variables)} trainable variables")
+    for variable, value in zip(variables, values):
+        value = tf.convert_to_tensor(value, dtype=variable.dtype)
+        if not value.shape.is_compatible_with(variable.shape):
+            raise ValueError(f"sd.move: the direction for {variable.path} has shape "
+                             f"{value.shape.as_list()} but the variable has shape {list(variable.shape)}")
+        variable.assign_add(value)

@@ -1,0 +1,68 @@
+"""``ActivationDiscarding``: the tutorial's wrapper, exact for any Keras layer."""
+
+from __future__ import annotations
+
+import keras
+
+from .checkpointing import with_recomputation_in_pullbacks
+from .layer import Layer
+
+
+@keras.saving.register_keras_serializable(package="swiftdiff")
+class ActivationDiscarding(Layer):
+    """Swift ``ActivationDiscarding<Wrapped>``: discards the wrapped layer's activations in the
+    forward pass and recomputes them in backpropagation.
+
+    Works for any Keras layer, blocks with Dropout and BatchNormalization included, and is exact:
+    gradients and state are those of the unwrapped layer — the recomputation sees the same dropout
+    mask, BatchNorm statistics and seed-generator state are updated once — in eager mode,
+    ``tf.function``, XLA, ``model.fit`` (with and without ``jit_compile``), ``.keras`` saving and
+    ``tf.distribute``. The wrapped layer's weights are this layer's weights.
+
+    Example::
+
+        >>> import tensorflow as tf, swiftdiff as sd
+        >>> conv = sd.ActivationDiscarding(sd.Conv2D(filter_shape=(5, 5, 3, 6)))
+        >>> conv(tf.ones([2, 16, 16, 3])).shape, len(conv.trainable_weights)
+        (TensorShape([2, 12, 12, 6]), 2)
+    """
+
+    def __init__(self, wrapped, **kwargs):
+        if not isinstance(wrapped, keras.layers.Layer):
+            raise TypeError(f"sd.ActivationDiscarding: expected a Keras layer to wrap, got "
+                            f"{type(wrapped).__name__}")
+        super().__init__(**kwargs)
+        self.wrapped = wrapped
+        if wrapped.built:
+            self.built = True
+
+    def build(self, input_shape=None):
+        # The wrapped layer's variables must exist before the first checkpointed call: the forward
+        # pass runs inside a keras.StatelessScope, where no variable may be created.
+        if not self.wrapped.built and input_shape is not None:
+            self.wrapped.build(input_shape)
+        self.built = True
+
+    def call(self, inputs, training=None):
+        wrapped = self.wrapped
+
+        def apply(inputs):
+            return wrapped(inputs) if training is None else wrapped(inputs, training=training)
+
+        apply.__name__ = f"{type(wrapped).__name__} layer"
+        return with_recomputation_in_pullbacks(apply)(inputs)
+
+    def compute_output_shape(self, input_shape):
+        return self.wrapped.compute_output_shape(input_shape)
+
+    def compute_output_spec(self, inputs, training=None):
+        return self.wrapped.compute_output_spec(inputs)
+
+    def get_config(self):
+        return {**super().get_config(), "wrapped": keras.saving.serialize_keras_object(self.wrapped)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        wrapped = keras.saving.deserialize_keras_object(config.pop("wrapped"))
+        return cls(wrapped, **config)
