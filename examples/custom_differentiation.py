@@ -10,6 +10,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
@@ -70,6 +71,41 @@ x = 30.0
 xGradient = sd.gradient(at=x, of=derivative_surgery)
 print(show(xGradient))
 
+# --- 4. Works everywhere: a neural network -------------------------------------------------------
+heading("Works everywhere: a neural network")
+keras.utils.set_random_seed(1)  # the tutorial's numbers came from one random initialization too
+
+
+class MLP(sd.Layer):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.layer1 = sd.Dense(input_size=2, output_size=10, activation=sd.relu)
+        self.layer2 = sd.Dense(input_size=10, output_size=1, activation=sd.relu)
+
+    @sd.differentiable
+    def call(self, input):
+        h0 = sd.withDerivative(self.layer1(input), lambda d: print("∂L/∂layer1 =", show(d)))
+        return self.layer2(h0)
+
+
+classifier = MLP()
+optimizer = sd.SGD(for_=classifier, learning_rate=0.02)
+
+x = tf.constant([[0, 0], [0, 1], [1, 0], [1, 1]], tf.float32)
+y = tf.constant([0, 1, 1, 0], tf.float32)
+
+
+def xor_loss(classifier):
+    ŷ = sd.withDerivative(classifier(x), lambda d: print("∂L/∂ŷ =", show(d)))
+    loss = tf.reduce_mean(tf.square(ŷ - y))  # [4, 1] - [4] broadcasts, as in the tutorial
+    print(f"Loss: {show(loss)}")
+    return loss
+
+
+for _ in range(10):
+    grad_model = sd.gradient(at=classifier, of=xor_loss)  # Swift: 𝛁model
+    optimizer.update(classifier, along=grad_model)
+
 # --- 5. Recomputing activations during backpropagation to save memory (checkpointing) ----------
 heading("Recomputing activations during backpropagation (checkpointing)")
 
@@ -98,3 +134,67 @@ output, backprop = sd.valueWithPullback(at=input, of=lambda input: square(tf.cos
 print("Running backpropagation...")
 grad = backprop(1)
 print(f"Gradient = {show(grad)}")
+
+# --- 6. Extend to neural network modules ----------------------------------------------------------
+heading("Extend to neural network modules")
+keras.utils.set_random_seed(0)
+
+
+# Same as the previous `makeRecomputedInGradient(_:)`, except it's for binary functions.
+def makeRecomputedInGradient2(original):
+    return sd.differentiableFunction(
+        from_=lambda x, y: (original(x, y), lambda v: sd.pullback(at=(x, y), of=original)(v)))
+
+
+class ActivationDiscarding(sd.Layer):
+    """A layer wrapper that makes the underlying layer's activations be discarded during
+    application and recomputed during backpropagation (the tutorial's own, as user code;
+    swiftdiff ships an exact one as sd.ActivationDiscarding)."""
+
+    def __init__(self, wrapped, **kwargs):
+        super().__init__(**kwargs)
+        self.wrapped = wrapped
+
+    @sd.differentiable
+    def call(self, input):
+        def apply(layer, input):
+            print(f"    Applying {type(layer).__name__}<Float> layer...")
+            return layer(input)
+        return makeRecomputedInGradient2(apply)(self.wrapped, input)
+
+
+def discardingActivations(layer):
+    return ActivationDiscarding(layer)
+
+
+class Model(sd.Layer):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.conv = discardingActivations(sd.Conv2D(filter_shape=(5, 5, 3, 6)))
+        self.maxPool = sd.MaxPool2D(pool_size=(2, 2), strides=(2, 2))
+        self.flatten = sd.Flatten()
+        self.dense = sd.Dense(input_size=36 * 6, output_size=10)
+
+    @sd.differentiable
+    def call(self, input):
+        return sd.sequenced(input, through=(self.conv, self.maxPool, self.flatten, self.dense))
+
+
+# Use random training data.
+x = tf.random.normal([10, 16, 16, 3])
+y = tf.range(0, 10)
+
+model = Model()
+opt = sd.SGD(for_=model)
+
+for i in range(1, 6):
+    print(f"Starting training step {i}")
+    print("  Running original computation...")
+    logits, backprop = model.appliedForBackpropagation(x)
+    loss, dL_dŷ = sd.valueWithGradient(at=logits, of=lambda logits:
+                                       sd.softmaxCrossEntropy(logits=logits, labels=y))
+    print(f"  Loss: {show(loss)}")
+    print("  Running backpropagation...")
+    dL_dθ, _ = backprop(dL_dŷ)
+
+    opt.update(model, along=dL_dθ)

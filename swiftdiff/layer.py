@@ -110,3 +110,9 @@ class Layer(LayerMethods, keras.layers.Layer):
         >>> grads.layer1.weight.shape
         TensorShape([2, 10])
     """
+
+    def build(self, input_shape=None):
+        # Swift layers hold their parameters from construction, and Keras sublayers build on their
+        # first call. Defining build stops Keras from "building by running" call() symbolically
+        # first, which would run user code (and its prints) one extra time.
+        self.built = True
