@@ -1,8 +1,9 @@
 """Proof that checkpointing discards activations: peak RSS of child processes.
 
 A recomputation that common-subexpression elimination merges back into the forward pass, or a
-forward pass recorded by the outer tape, keeps every activation and measures ~1.0 of plain; a real
-discard of a 36-layer chain in 6 segments keeps about a third (the bound is 12/36).
+forward pass recorded by the outer tape, keeps every activation and measures ~1.0 of plain (0.94
+measured with the graph barrier removed); a real discard of a 36-layer chain in 6 segments keeps
+about a third (the bound is 12/36; measured 0.43 eager, 0.33 tf.function, 0.33 XLA).
 """
 
 import json
@@ -19,12 +20,17 @@ CHILD = Path(__file__).parent / "support" / "checkpoint_memory.py"
 @pytest.mark.subprocess
 @pytest.mark.parametrize("mode", ["eager", "function", "xla"])
 def test_checkpointing_discards_activations(mode):
-    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="131072", TF_CPP_MIN_LOG_LEVEL="3")
-    done = subprocess.run([sys.executable, str(CHILD), mode], env=env, capture_output=True,
-                          text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
-    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="131072", TF_ENABLE_ONEDNN_OPTS="0",
+               TF_CPP_MIN_LOG_LEVEL="3")
+    children = {method: subprocess.Popen([sys.executable, str(CHILD), mode, method], env=env,
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for method in ("checkpointed", "plain")}  # separate processes, run side by side
+    figures = {}
+    for method, child in children.items():
+        out, err = child.communicate(timeout=600)
+        assert child.returncode == 0, err[-2000:]
+        figures[method] = json.loads(out.strip().splitlines()[-1])["growth"]
     ratio = figures["checkpointed"] / figures["plain"]
     # plain keeps 36 activations of 4 MiB: its growth must be visible for the ratio to mean anything
     assert figures["plain"] > 100 * 2 ** 20, figures
-    assert ratio < 0.65, f"{mode}: checkpointed/plain peak memory growth = {ratio:.2f} ({figures})"
+    assert ratio < 0.6, f"{mode}: checkpointed/plain peak memory growth = {ratio:.2f} ({figures})"

@@ -1,17 +1,20 @@
 """Child process: peak resident-memory growth of a checkpointed vs a plain tanh MLP.
 
-Usage: python checkpoint_memory.py MODE [LAYERS SEGMENTS BATCH WIDTH]
-MODE is eager, function or xla. Prints one JSON line {"checkpointed": bytes, "plain": bytes}.
+Usage: python checkpoint_memory.py MODE METHOD [LAYERS SEGMENTS BATCH WIDTH]
+MODE is eager, function or xla; METHOD is checkpointed or plain. Prints one JSON line
+{"growth": bytes}: the peak resident memory during three training steps minus the resident memory
+before them, after one warm-up step (so tracing and XLA compilation are not counted).
 
-The checkpointed model runs first, then the plain one, in the same process: peak RSS only grows, so
-each figure is the peak after that model's steps minus the RSS before any step (tracing and
-compilation included). Run with MALLOC_MMAP_THRESHOLD_=131072 so that glibc returns freed
-activation buffers to the system and the plain model's peak is not hidden by reuse.
+Each method runs in a process of its own: memory freed by one model would hide the other's peak.
+The peak is read from /proc/self/status (VmHWM); ru_maxrss would not do, since Linux carries the
+parent's high-water mark into a forked child, and a child of a large pytest process would then
+measure nothing. Run with TF_ENABLE_ONEDNN_OPTS=0 (with oneDNN on, TensorFlow's CPU allocator is a
+caching pool that keeps the warm-up step's peak resident) and MALLOC_MMAP_THRESHOLD_=131072 (so that
+glibc returns freed activation buffers to the system).
 """
 
 import json
 import os
-import resource
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -21,13 +24,28 @@ import tensorflow as tf  # noqa: E402
 import swiftdiff as sd  # noqa: E402
 
 
+def _status(field: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def reset_peak() -> int:
+    """Resets the peak-RSS mark to the current RSS; returns the current RSS."""
+    with open("/proc/self/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")
+    return _status("VmRSS")
+
+
 def peak_bytes() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return _status("VmHWM")
 
 
 def main():
-    mode = sys.argv[1]
-    layers, segments, batch, width = (int(a) for a in (sys.argv[2:6] or (36, 6, 8192, 128)))
+    mode, method = sys.argv[1], sys.argv[2]
+    layers, segments, batch, width = (int(a) for a in (sys.argv[3:7] or (36, 6, 8192, 128)))
     rng = tf.random.Generator.from_seed(0)
     weights = [tf.Variable(rng.normal([width, width]) / width ** 0.5) for _ in range(layers)]
     x = rng.normal([batch, width])
@@ -65,14 +83,12 @@ def main():
             return run
         return tf.function(run, jit_compile=(mode == "xla"))
 
-    results = {}
-    base = peak_bytes()
-    for name, loss_fn in (("checkpointed", checkpointed_loss), ("plain", plain_loss)):
-        run = step(loss_fn)
-        for _ in range(3):
-            float(run(x))
-        results[name] = peak_bytes() - base
-    print(json.dumps(results))
+    run = step(checkpointed_loss if method == "checkpointed" else plain_loss)
+    float(run(x))
+    base = reset_peak()
+    for _ in range(3):
+        float(run(x))
+    print(json.dumps({"growth": peak_bytes() - base}))
 
 
 if __name__ == "__main__":
