@@ -21,7 +21,7 @@ if _keras.backend.backend() != "tensorflow":
         f"before importing swiftdiff.")
 
 from . import models  # noqa: E402
-from .activation_discarding import ActivationDiscarding  # noqa: E402
+from .activation_discarding import ActivationDiscarding, checkpointed_sequential  # noqa: E402
 from .activations import identity, relu, sigmoid, softmax, tanh  # noqa: E402
 from .checkpointing import with_recomputation_in_pullbacks  # noqa: E402
 from .customization import (  # noqa: E402
@@ -78,6 +78,7 @@ SWIFT_NAMES = {
     "discardingActivations": "discarding_activations",
     "softmaxCrossEntropy": "softmax_cross_entropy",
     "meanSquaredError": "mean_squared_error",
+    "checkpointedSequential": "checkpointed_sequential",
 }
 
 for _swift, _python in SWIFT_NAMES.items():
@@ -91,7 +92,7 @@ __all__ = [
     "differentiable", "differentiable_function", "without_derivative", "with_derivative",
     "unbroadcasted", "with_recomputation_in_pullbacks",
     "Layer", "AppliedForBackpropagation", "applied_for_backpropagation", "sequenced",
-    "discarding_activations", "ActivationDiscarding",
+    "discarding_activations", "ActivationDiscarding", "checkpointed_sequential",
     "Dense", "Conv2D", "MaxPool2D", "AvgPool2D", "Flatten", "Dropout", "BatchNorm",
     "SGD", "Adam", "RMSProp", "move", "models",
     "relu", "sigmoid", "tanh", "softmax", "identity", "softmax_cross_entropy", "mean_squared_error",

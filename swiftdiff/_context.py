@@ -39,18 +39,25 @@ def hooks_enabled() -> bool:
     return _get("hooks_enabled", True)
 
 
-@contextlib.contextmanager
-def differentiating(*, forward: bool):
-    """Marks that a user function runs under a forward (hooks off) or reverse operator."""
-    previous = hooks_enabled()
-    previous_token = _get("hook_token", None)
-    _state.hooks_enabled = not forward
-    _state.hook_token = None
-    try:
-        yield
-    finally:
-        _state.hooks_enabled = previous
-        _state.hook_token = previous_token
+class differentiating:
+    """Marks that a user function runs under a forward (hooks off) or reverse operator.
+
+    A class rather than a ``@contextmanager`` generator: it is entered on every operator call.
+    """
+
+    __slots__ = ("_forward", "_previous")
+
+    def __init__(self, *, forward: bool):
+        self._forward = forward
+
+    def __enter__(self):
+        self._previous = (getattr(_state, "hooks_enabled", True), getattr(_state, "hook_token", None))
+        _state.hooks_enabled = not self._forward
+        _state.hook_token = None
+
+    def __exit__(self, *exc):
+        _state.hooks_enabled, _state.hook_token = self._previous
+        return False
 
 
 def hook_token():

@@ -83,6 +83,34 @@ def parameter_names(function, count: int) -> list[str]:
     return names
 
 
+class LazyText:
+    """Text computed only when an error message is actually formatted (argument names cost a
+    signature inspection, which would otherwise be paid on every operator call)."""
+
+    __slots__ = ("_make",)
+
+    def __init__(self, make):
+        self._make = make
+
+    def __str__(self):
+        return str(self._make())
+
+    def __format__(self, spec):
+        return format(str(self), spec)
+
+
+def lazy_parameter_names(function, count: int) -> list:
+    """``parameter_names`` whose entries are computed on first use."""
+    cache = []
+
+    def names():
+        if not cache:
+            cache.extend(parameter_names(function, count))
+        return cache
+
+    return [LazyText(lambda index=index: names()[index]) for index in range(count)]
+
+
 class Leaf:
     __slots__ = ("kind", "path", "value", "sources")
 
@@ -94,17 +122,30 @@ class Points:
     """The points of one operator call: what ``f`` receives and what the tape differentiates."""
 
     def __init__(self, points: tuple, function, operator: str):
-        self.names = parameter_names(function, len(points))
+        self._function = function
+        self._names = None
         self.templates = points
         self.leaves: list[list[Leaf]] = []
         args = []
-        for point, name in zip(points, self.names):
-            leaves = [self._leaf(path, value, f"{name}{path}", operator)
-                      for path, value in _nest.flatten_with_paths(point)]
+        for index, point in enumerate(points):
+            if isinstance(point, tf.Tensor) and is_floating(point.dtype):  # the common case, fast
+                leaves = [Leaf(TENSOR, "", point, [point])]
+                args.append(point)
+            else:
+                leaves = [self._leaf(path, value, LazyText(lambda i=index, path=path: f"{self.names[i]}{path}"),
+                                     operator)
+                          for path, value in _nest.flatten_with_paths(point)]
+                args.append(_nest.pack_like(point, [leaf.value for leaf in leaves]))
             self.leaves.append(leaves)
-            args.append(_nest.pack_like(point, [leaf.value for leaf in leaves]))
         self.args = tuple(args)
         self.sources = [source for leaves in self.leaves for leaf in leaves for source in leaf.sources]
+
+    @property
+    def names(self) -> list:
+        """``argument 'x'`` for each point (for messages; computed on first use)."""
+        if self._names is None:
+            self._names = parameter_names(self._function, len(self.templates))
+        return self._names
 
     @staticmethod
     def _leaf(path, value, what, operator) -> Leaf:
@@ -124,6 +165,9 @@ class Points:
 
     def tangents(self, gradients: list, *, warn: bool, bare: bool):
         """Tangents shaped like the points, zeros (never None) where the result does not depend."""
+        if bare and len(gradients) == 1 and gradients[0] is not None and self.leaves[0][0].kind == TENSOR \
+                and not isinstance(gradients[0], tf.IndexedSlices) and not _nest.is_container(self.templates[0]):
+            return gradients[0]  # one tensor point with a gradient: the common case, fast
         iterator = iter(gradients)
         result = []
         for point, leaves, name in zip(self.templates, self.leaves, self.names):

@@ -66,3 +66,34 @@ class ActivationDiscarding(Layer):
         config = dict(config)
         wrapped = keras.saving.deserialize_keras_object(config.pop("wrapped"))
         return cls(wrapped, **config)
+
+
+def checkpointed_sequential(layers, *, segments=None, name=None):
+    """A deep stack of layers checkpointed in about √n segments (Chen et al. 2016), as one layer.
+
+    The layers are split, in order, into ``segments`` contiguous runs of nearly equal length (by
+    default ``round(√n)``); each run becomes an ``ActivationDiscarding`` block. The forward pass
+    keeps only the segment boundaries, and backpropagation recomputes one segment at a time: about
+    ``2√n`` activations alive instead of ``n``, for one extra forward pass. The result is a
+    ``keras.Sequential``, so it trains with ``fit``, saves and loads like any Keras model.
+
+    Example::
+
+        >>> import keras, swiftdiff as sd
+        >>> stack = sd.checkpointed_sequential([keras.layers.Dense(8, activation="tanh") for _ in range(9)])
+        >>> [len(block.wrapped.layers) for block in stack.layers]
+        [3, 3, 3]
+    """
+    layers = list(layers) if isinstance(layers, (list, tuple)) else None
+    if not layers or not all(isinstance(layer, keras.layers.Layer) for layer in layers):
+        raise TypeError("sd.checkpointed_sequential: layers must be a non-empty list of Keras layers")
+    count = len(layers)
+    if segments is None:
+        segments = max(1, round(count ** 0.5))
+    if isinstance(segments, bool) or not isinstance(segments, int) or not 1 <= segments <= count:
+        raise ValueError(f"sd.checkpointed_sequential: segments= must be an integer from 1 to "
+                         f"{count} (the number of layers), got {segments!r}")
+    bounds = [round(i * count / segments) for i in range(segments + 1)]
+    blocks = [ActivationDiscarding(keras.Sequential(layers[start:stop]))
+              for start, stop in zip(bounds, bounds[1:])]
+    return keras.Sequential(blocks, name=name)

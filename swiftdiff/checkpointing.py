@@ -30,7 +30,7 @@ import tensorflow as tf
 from . import _nest
 from ._custom_vjp import call_with_vjp
 from ._platform_internals import add_op_callback, get_stateless_scope, remove_op_callback
-from ._points import describe, parameter_names
+from ._points import describe, lazy_parameter_names
 from .diagnostics import RecomputationWarning
 
 _UNREPLAYABLE_RANDOM_OPS = frozenset({
@@ -186,7 +186,7 @@ def with_recomputation_in_pullbacks(body):
 
     @functools.wraps(body)
     def recomputed(*args):
-        return call_with_vjp(vjp, args, name=name, names=parameter_names(body, len(args)),
+        return call_with_vjp(vjp, args, name=name, names=lazy_parameter_names(body, len(args)),
                              differentiable=set(range(len(args))), record_forward=False, raw=True)
 
     return recomputed

@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from . import _context, _nest, registry
 from ._custom_vjp import _split_vjp_result, call_with_vjp
-from ._points import convert_floating, describe, parameter_names
+from ._points import convert_floating, describe, lazy_parameter_names, parameter_names
 from ._platform_internals import could_possibly_record, stop_recording
 from .diagnostics import DerivativeRegistrationWarning
 from .operators import _MISSING, derivative_at
@@ -86,7 +86,7 @@ def differentiable_function(*, from_):
     def function(*args):
         if tf.executing_eagerly() and not could_possibly_record():
             return _split_vjp_result(from_(*args), label)[0]  # not differentiated: just the value
-        return call_with_vjp(from_, args, name=label, names=parameter_names(from_, len(args)),
+        return call_with_vjp(from_, args, name=label, names=lazy_parameter_names(from_, len(args)),
                              differentiable=set(range(len(args))))
 
     function.__name__ = f"differentiable_{vjp_name}"
@@ -177,7 +177,7 @@ def _register(of, derivative_function, wrt):
                 return derivative_function(*call_args, **kwargs)
 
         differentiable_positions = positions if positions is not None else set(range(len(args)))
-        return call_with_vjp(vjp, args, name=label, names=parameter_names(original, len(args)),
+        return call_with_vjp(vjp, args, name=label, names=lazy_parameter_names(original, len(args)),
                              differentiable=differentiable_positions)
 
     replacement.__swiftdiff_original__ = original

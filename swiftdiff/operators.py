@@ -86,6 +86,9 @@ def _curried(operator: str, function: Callable, run: Callable) -> Callable:
 
 def _check_result(result, operator: str):
     """The function's result as a nest of floating tensors."""
+    if isinstance(result, tf.Tensor) and is_floating(result.dtype):
+        return result
+
     def convert(leaf):
         if isinstance(leaf, TangentVector):
             raise TypeError(f"{operator}: the function returned a TangentVector; return tensors")
@@ -136,9 +139,16 @@ class _Pullback:
         return checked
 
     def __call__(self, *cotangent):
-        output_gradients = self._cotangent(cotangent)
-        gradients = self._tape.gradient(self._flat_result, self._points.sources,
-                                        output_gradients=output_gradients)
+        return self._pull(self._cotangent(cotangent))
+
+    def _pull(self, output_gradients):
+        """Tape gradients (``output_gradients=None`` means ones) turned into tangents."""
+        targets, sources = self._flat_result, self._points.sources
+        if len(targets) == 1 and len(sources) == 1:  # skip tf.nest, whose checks cost ~50 µs a call
+            gradients = [self._tape.gradient(targets[0], sources[0], output_gradients=None
+                                             if output_gradients is None else output_gradients[0])]
+        else:
+            gradients = self._tape.gradient(targets, sources, output_gradients=output_gradients)
         return self._points.tangents(gradients, warn=self._warn, bare=self._bare)
 
 
@@ -148,7 +158,8 @@ def _value_with_pullback(function, points: tuple, bare: bool, operator: str, *,
     calls_before = _context.without_derivative_count()
     tape = tf.GradientTape(persistent=persistent, watch_accessed_variables=False)
     with _context.differentiating(forward=forward), tape:
-        tape.watch(prepared.sources)
+        sources = prepared.sources
+        tape.watch(sources[0] if len(sources) == 1 else sources)
         result = function(*prepared.args)
     warn = _context.without_derivative_count() == calls_before
     result = _check_result(result, operator)
@@ -171,7 +182,7 @@ def _check_scalar(value, operator: str):
 def _value_with_gradient(function, points, bare, operator):
     value, pullback = _value_with_pullback(function, points, bare, operator, persistent=False)
     _check_scalar(value, operator)
-    return ValueWithGradient(value, pullback(tf.ones_like(value)))
+    return ValueWithGradient(value, pullback._pull(None))  # the tape's implicit cotangent is 1
 
 
 def value_with_pullback(*, at=_MISSING, of=None, in_=None):

@@ -1,0 +1,70 @@
+"""Shared by the benchmarks: peak-memory readings and running configurations in child processes.
+
+How memory is measured (see also ANCHORS.md's lessons): every configuration runs in a fresh child
+process; after one warm-up step (tracing and XLA compilation are not counted) the peak-RSS mark
+is reset through /proc/self/clear_refs, and the growth of /proc/self/status's VmHWM over the timed
+steps is reported. Children run with TF_ENABLE_ONEDNN_OPTS=0 (with oneDNN on, TensorFlow's CPU
+allocator is a caching pool that keeps the warm-up step's peak resident, hiding every difference)
+and MALLOC_MMAP_THRESHOLD_=131072 (glibc returns freed activation buffers). Figures are reported
+as ratios against the plain model measured in the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+CHILD_ENV = {
+    "TF_ENABLE_ONEDNN_OPTS": "0",
+    "MALLOC_MMAP_THRESHOLD_": "131072",
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+    "PYTHONUNBUFFERED": "1",
+}
+
+
+def _status(field: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def reset_peak() -> int:
+    """Resets the peak-RSS mark to the current RSS and returns the current RSS (bytes)."""
+    with open("/proc/self/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")
+    return _status("VmRSS")
+
+
+def peak() -> int:
+    return _status("VmHWM")
+
+
+def measure_steps(step, steps: int) -> dict:
+    """Runs ``step`` once to warm up, then ``steps`` times; returns growth (bytes) and seconds/step."""
+    step()
+    base = reset_peak()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    elapsed = time.perf_counter() - start
+    return {"growth": peak() - base, "step_s": elapsed / steps}
+
+
+def run_child(script: str, args: list, timeout: float = 1800) -> dict:
+    """Runs ``python script --child args...`` and returns the JSON it prints last (or an error)."""
+    env = dict(os.environ, **CHILD_ENV)
+    try:
+        done = subprocess.run([sys.executable, script, "--child", *map(str, args)], env=env,
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": "timeout"}
+    lines = [line for line in done.stdout.strip().splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        last = (done.stderr.strip().splitlines() or ["failed"])[-1]
+        return {"error": last[:200]}
+    return json.loads(lines[-1])

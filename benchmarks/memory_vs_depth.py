@@ -1,0 +1,158 @@
+"""Question (a): peak memory and step time vs depth for each checkpointing method and mode.
+
+Workload (ANCHORS.md's): an n-layer MLP ``y = tanh(x @ W_i)``, W_i width x width, a batch of
+batch x width float32; checkpointed methods split the stack into round(sqrt(n)) segments.
+Methods: plain, tf.recompute_grad per segment, keras.RematScope(mode="full"),
+sd.ActivationDiscarding per segment, sd.checkpointed_sequential (automatic segmentation).
+Modes: eager (GradientTape loop), function (tf.function step), fit_xla (model.fit, jit_compile=True).
+
+    python benchmarks/memory_vs_depth.py [--depths 8,16,32,64,128] [--batch 8192] [--width 256]
+
+Writes benchmarks/results/memory_vs_depth.csv and .png (memory ratio vs depth, one line per method).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import csv
+import math
+import os
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+METHODS = ["plain", "recompute_grad", "remat_scope", "activation_discarding", "checkpointed_sequential"]
+MODES = ["eager", "function", "fit_xla"]
+
+
+def child(method, mode, depth, batch, width, steps):
+    import numpy as np
+    import keras
+    import tensorflow as tf
+
+    import swiftdiff as sd
+    from measure import measure_steps
+
+    keras.utils.set_random_seed(0)
+    segments = max(1, round(math.sqrt(depth)))
+    bounds = [round(i * depth / segments) for i in range(segments + 1)]
+
+    def dense_layers():
+        return [keras.layers.Dense(width, activation="tanh", use_bias=False) for _ in range(depth)]
+
+    class RecomputeGrad(keras.layers.Layer):
+        def __init__(self, block, **kwargs):
+            super().__init__(**kwargs)
+            self.block = block
+
+        def call(self, x):
+            return tf.recompute_grad(lambda h: self.block(h))(x)
+
+    if method == "plain":
+        body = dense_layers()
+    elif method == "remat_scope":
+        with keras.RematScope(mode="full"):
+            body = dense_layers()
+    elif method == "checkpointed_sequential":
+        body = [sd.checkpointed_sequential(dense_layers())]
+    else:
+        layers = dense_layers()
+        wrap = RecomputeGrad if method == "recompute_grad" else sd.ActivationDiscarding
+        body = [wrap(keras.Sequential(layers[a:b])) for a, b in zip(bounds, bounds[1:])]
+    model = keras.Sequential([keras.Input((width,)), *body])
+    x = tf.random.normal([batch, width])
+    y = tf.zeros([batch, width])
+    optimizer = keras.optimizers.SGD(1e-3)
+
+    if mode == "fit_xla":
+        model.compile(optimizer=optimizer, loss="mse", jit_compile=True)
+        data = tf.data.Dataset.from_tensors((x, y)).repeat()
+
+        def step():
+            model.fit(data, epochs=1, steps_per_epoch=1, verbose=0)
+    else:
+        def train_step():
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            return loss
+
+        run = tf.function(train_step) if mode == "function" else train_step
+
+        def step():
+            float(run())
+
+    result = measure_steps(step, steps)
+    print(json.dumps(result))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--depths", default="8,16,32,64,128")
+    parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--batch", type=int, default=8192)
+    parser.add_argument("--width", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--out", default=str(HERE / "results" / "memory_vs_depth"))
+    args = parser.parse_args()
+    from measure import run_child
+
+    rows = []
+    for depth in [int(d) for d in args.depths.split(",")]:
+        for mode in args.modes.split(","):
+            baseline = None
+            for method in args.methods.split(","):
+                result = run_child(__file__, [method, mode, depth, args.batch, args.width, args.steps])
+                if method == "plain":
+                    baseline = result
+                row = {"depth": depth, "mode": mode, "method": method,
+                       "growth_mib": round(result.get("growth", float("nan")) / 2 ** 20, 1),
+                       "step_s": round(result.get("step_s", float("nan")), 4),
+                       "error": result.get("error", "")}
+                if baseline and "growth" in baseline and "growth" in result:
+                    row["memory_ratio"] = round(result["growth"] / max(baseline["growth"], 1), 3)
+                    row["time_ratio"] = round(result["step_s"] / baseline["step_s"], 3)
+                rows.append(row)
+                print(row, flush=True)
+    write(rows, args.out)
+
+
+def write(rows, out):
+    fields = ["depth", "mode", "method", "growth_mib", "step_s", "memory_ratio", "time_ratio", "error"]
+    with open(out + ".csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    modes = sorted({r["mode"] for r in rows}, key=MODES.index)
+    fig, axes = plt.subplots(1, len(modes), figsize=(5 * len(modes), 4), squeeze=False)
+    for axis, mode in zip(axes[0], modes):
+        for method in METHODS:
+            points = [(r["depth"], r["memory_ratio"]) for r in rows
+                      if r["mode"] == mode and r["method"] == method and r.get("memory_ratio") is not None]
+            if points:
+                axis.plot(*zip(*points), marker="o", label=method)
+        axis.set_title(mode)
+        axis.set_xscale("log", base=2)
+        axis.set_xlabel("layers")
+        axis.set_ylabel("peak memory growth / plain")
+        axis.set_ylim(0, 1.3)
+        axis.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out + ".png", dpi=100)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        method, mode, depth, batch, width, steps = sys.argv[2:8]
+        child(method, mode, int(depth), int(batch), int(width), int(steps))
+    else:
+        main()
