@@ -66,16 +66,19 @@ def flatten(value) -> list:
     return [leaf for _, leaf in flatten_with_paths(value)]
 
 
+def _build(node, iterator):
+    if is_container(node):
+        return _rebuild(node, [_build(child, iterator) for _, child in _children(node)])
+    return next(iterator)
+
+
 def pack_like(template, leaves: list) -> Any:
     """Inverse of ``flatten``: a value shaped like ``template`` holding ``leaves``."""
-    iterator = iter(leaves)
-
-    def build(node):
-        if is_container(node):
-            return _rebuild(node, [build(child) for _, child in _children(node)])
-        return next(iterator)
-
-    return build(template)
+    if not is_container(template):
+        return leaves[0]
+    # A module-level recursive helper, not a closure: a self-referencing closure is a reference
+    # cycle that would keep the leaves (activations) alive until Python's cyclic GC runs.
+    return _build(template, iter(leaves))
 
 
 def map_leaves(function: Callable, value) -> Any:

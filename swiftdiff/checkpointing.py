@@ -69,21 +69,27 @@ def _unreplayable_random_ops(found: list):
         remove_op_callback(callback)
 
 
+def _visit_generators(value, depth, found: dict):
+    # Module-level, not a recursive closure: that would be a reference cycle holding the arguments
+    # (activations) until Python's cyclic GC runs.
+    if isinstance(value, tf.random.Generator):
+        found[id(value)] = value
+    elif depth <= 0:
+        return
+    elif isinstance(value, (keras.layers.Layer, tf.Module)):
+        for attribute in list(vars(value).values()):
+            _visit_generators(attribute, depth - 1, found)
+    elif isinstance(value, (list, tuple, dict)):
+        for item in (value.values() if isinstance(value, dict) else value):
+            _visit_generators(item, depth - 1, found)
+
+
 def _find_generators(body, args) -> list:
     """``tf.random.Generator``s the body can reach: arguments, closure, named globals, layers."""
-    found = {}
+    found: dict = {}
 
     def visit(value, depth):
-        if isinstance(value, tf.random.Generator):
-            found[id(value)] = value
-        elif depth <= 0:
-            return
-        elif isinstance(value, (keras.layers.Layer, tf.Module)):
-            for attribute in list(vars(value).values()):
-                visit(attribute, depth - 1)
-        elif isinstance(value, (list, tuple, dict)):
-            for item in (value.values() if isinstance(value, dict) else value):
-                visit(item, depth - 1)
+        _visit_generators(value, depth, found)
 
     visit(args, 3)
     function = getattr(body, "__func__", body)

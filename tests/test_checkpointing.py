@@ -200,3 +200,34 @@ def test_forward_mode_through_checkpoint(mode):
     f = sd.with_recomputation_in_pullbacks(lambda x: tf.exp(2.0 * x))
     np.testing.assert_allclose(run_in(mode, lambda x: sd.derivative(at=x, of=f), tf.constant(0.5)),
                                2 * np.exp(1.0), rtol=1e-6)
+
+
+def test_no_reference_cycles_keep_activations_alive():
+    """Tensors held in reference cycles live until Python's cyclic GC runs: checkpointing would
+    then keep activations it meant to discard (measured: 232 MiB instead of 154 with GC off)."""
+    import gc
+
+    layers = [keras.layers.Dense(16, activation="tanh") for _ in range(4)]
+    model = keras.Sequential([sd.ActivationDiscarding(keras.Sequential(layers[:2])),
+                              sd.ActivationDiscarding(keras.Sequential(layers[2:]))])
+    x = tf.ones([4, 16])
+
+    def step():
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(model(x, training=True) ** 2)
+        return tape.gradient(loss, model.trainable_variables)
+
+    step()
+    gc.collect()
+    gc.disable()
+    try:
+        step()
+        sd.gradient(at=x, of=lambda x: tf.reduce_sum(sd.with_recomputation_in_pullbacks(tf.sin)(x)))
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        leaked = [o for o in gc.garbage if isinstance(o, tf.Tensor)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert leaked == []
