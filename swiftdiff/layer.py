@@ -111,6 +111,16 @@ class Layer(LayerMethods, keras.layers.Layer):
         TensorShape([2, 10])
     """
 
+    def __call__(self, *args, **kwargs):
+        # Inputs are checked here, before Keras' __call__, whose error handling would wrap our
+        # one-line message in a multi-line "Exception encountered when calling ..." report.
+        if args:
+            self._check_input(args[0])
+        return super().__call__(*args, **kwargs)
+
+    def _check_input(self, input):
+        """Raises a short ValueError when ``input`` cannot be this layer's input (override)."""
+
     def build(self, input_shape=None):
         # Swift layers hold their parameters from construction, and Keras sublayers build on their
         # first call. Defining build stops Keras from "building by running" call() symbolically

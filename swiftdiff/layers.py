@@ -31,6 +31,18 @@ def _activation(activation, layer: str):
     return activation
 
 
+def _shape(value):
+    """The static shape of a tensor-like input as a list (None where it is unknown)."""
+    shape = getattr(value, "shape", None)
+    if shape is None:
+        return None
+    try:
+        shape = tf.TensorShape(shape)
+    except (TypeError, ValueError):
+        return None
+    return None if shape.rank is None else shape.as_list()
+
+
 def _positive_int(value, label: str, layer: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ValueError(f"sd.{layer}: {label}= must be a positive integer, got {value!r}")
@@ -82,12 +94,12 @@ class Dense(Layer):
     def build(self, input_shape=None):
         pass  # variables exist since construction
 
+    def _check_input(self, input):
+        shape = _shape(input)
+        if shape is not None and shape and shape[-1] is not None and shape[-1] != self.input_size:
+            raise ValueError(f"sd.Dense: expected inputs with {self.input_size} features, got shape {shape}")
+
     def call(self, input):
-        input = tf.convert_to_tensor(input)
-        if input.shape.rank is not None and input.shape[-1] is not None \
-                and input.shape[-1] != self.input_size:
-            raise ValueError(f"sd.Dense: expected inputs with {self.input_size} features, got shape "
-                             f"{input.shape.as_list()}")
         y = keras.ops.matmul(input, self.weight)
         if self.bias is not None:
             y = y + self.bias
@@ -137,10 +149,14 @@ class Conv2D(Layer):
     def build(self, input_shape=None):
         pass
 
+    def _check_input(self, input):
+        shape = _shape(input)
+        if shape is not None and len(shape) != 4:
+            raise ValueError(f"sd.Conv2D: expected NHWC inputs of rank 4, got shape {shape}")
+        if shape is not None and shape[-1] is not None and shape[-1] != self.filter_shape[2]:
+            raise ValueError(f"sd.Conv2D: expected {self.filter_shape[2]} input channels, got shape {shape}")
+
     def call(self, input):
-        input = tf.convert_to_tensor(input)
-        if input.shape.rank is not None and input.shape.rank != 4:
-            raise ValueError(f"sd.Conv2D: expected NHWC inputs of rank 4, got shape {input.shape.as_list()}")
         y = keras.ops.conv(input, self.filter, strides=self.strides, padding=self.padding,
                            dilation_rate=self.dilations)
         if self.bias is not None:
@@ -175,11 +191,12 @@ class _Pool2D(Layer):
     def _pool(self, input):
         raise NotImplementedError
 
+    def _check_input(self, input):
+        shape = _shape(input)
+        if shape is not None and len(shape) != 4:
+            raise ValueError(f"sd.{self._swift}: expected NHWC inputs of rank 4, got shape {shape}")
+
     def call(self, input):
-        input = tf.convert_to_tensor(input)
-        if input.shape.rank is not None and input.shape.rank != 4:
-            raise ValueError(f"sd.{self._swift}: expected NHWC inputs of rank 4, got shape "
-                             f"{input.shape.as_list()}")
         return self._pool(input)
 
     def compute_output_shape(self, input_shape):
@@ -337,13 +354,21 @@ class BatchNorm(Layer):
         axis = self.axis % rank
         return [self.feature_count if i == axis else 1 for i in range(rank)], axis
 
+    def _check_input(self, input):
+        shape = _shape(input)
+        if shape is None:
+            return
+        if not -len(shape) <= self.axis < len(shape):
+            raise ValueError(f"sd.BatchNorm: axis={self.axis} is out of range for inputs of shape {shape}")
+        size = shape[self.axis]
+        if size is not None and size != self.feature_count:
+            raise ValueError(f"sd.BatchNorm: expected {self.feature_count} features on axis {self.axis}, "
+                             f"got shape {shape}")
+
     def call(self, input, training=None):
         input = tf.convert_to_tensor(input)
         rank = input.shape.rank
         shape, axis = self._broadcast_shape(rank)
-        if input.shape[axis] is not None and input.shape[axis] != self.feature_count:
-            raise ValueError(f"sd.BatchNorm: expected {self.feature_count} features on axis {self.axis}, "
-                             f"got shape {input.shape.as_list()}")
         reduce_axes = [i for i in range(rank) if i != axis]
         if training:
             mean, variance = tf.nn.moments(input, axes=reduce_axes)

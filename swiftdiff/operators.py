@@ -153,7 +153,7 @@ class _Pullback:
 
 
 def _value_with_pullback(function, points: tuple, bare: bool, operator: str, *,
-                         persistent: bool = True, forward: bool = False):
+                         persistent: bool = True, forward: bool = False, scalar: bool = False):
     prepared = Points(points, function, operator)
     calls_before = _context.without_derivative_count()
     tape = tf.GradientTape(persistent=persistent, watch_accessed_variables=False)
@@ -162,6 +162,8 @@ def _value_with_pullback(function, points: tuple, bare: bool, operator: str, *,
         tape.watch(sources[0] if len(sources) == 1 else sources)
         result = function(*prepared.args)
     warn = _context.without_derivative_count() == calls_before
+    if scalar:
+        _check_scalar(result, operator)
     result = _check_result(result, operator)
     return result, _Pullback(tape, prepared, result, operator, warn, bare)
 
@@ -171,17 +173,19 @@ def _value_with_pullback(function, points: tuple, bare: bool, operator: str, *,
 # ---------------------------------------------------------------------------------------------
 
 def _check_scalar(value, operator: str):
-    if not isinstance(value, tf.Tensor) or value.shape.rank != 0:
-        shape = value.shape.as_list() if isinstance(value, tf.Tensor) and value.shape.rank is not None else None
-        got = f"a result of shape {shape}" if shape is not None else f"a {type(value).__name__}"
-        raise ValueError(f"{operator}: the function must return a floating scalar (rank 0) but returned "
-                         f"{got}; use sd.pullback(at=..., of=f) or sd.value_with_pullback for "
-                         f"non-scalar results")
+    if isinstance(value, float) or (isinstance(value, (tf.Tensor, tf.Variable)) and is_floating(value.dtype)
+                                    and value.shape.rank == 0):
+        return
+    shape = value.shape.as_list() if isinstance(value, tf.Tensor) and value.shape.rank is not None else None
+    got = f"a result of shape {shape}" if shape is not None and shape != [] else describe(value)
+    raise ValueError(f"{operator}: the function must return a floating scalar (rank 0) but returned "
+                     f"{got}; use sd.pullback(at=..., of=f) or sd.value_with_pullback for "
+                     f"non-scalar results")
 
 
 def _value_with_gradient(function, points, bare, operator):
-    value, pullback = _value_with_pullback(function, points, bare, operator, persistent=False)
-    _check_scalar(value, operator)
+    value, pullback = _value_with_pullback(function, points, bare, operator, persistent=False,
+                                           scalar=True)
     return ValueWithGradient(value, pullback._pull(None))  # the tape's implicit cotangent is 1
 
 
@@ -289,6 +293,11 @@ class _Differential:
                 raise ValueError(f"{self._operator}: tangent #{index} has {len(given)} components but "
                                  f"the point has {len(expected)}")
             for value, source in zip(given, expected):
+                if hasattr(value, "dtype") and not isinstance(value, (int, float)) \
+                        and tf.as_dtype(value.dtype) != source.dtype:
+                    raise TypeError(f"{self._operator}: tangent #{index} has dtype "
+                                    f"{tf.as_dtype(value.dtype).name} but the point has dtype "
+                                    f"{source.dtype.name}")
                 value = tf.convert_to_tensor(value, dtype=source.dtype)
                 if not value.shape.is_compatible_with(source.shape):
                     raise ValueError(f"{self._operator}: tangent #{index} has shape "
