@@ -108,3 +108,39 @@ def test_section_4_hooks_change_nothing_in_graphs(mode):
 
     for a, b in zip(run_in(mode, run(False)), run_in(mode, run(True))):
         np.testing.assert_array_equal(a, b)
+
+
+def _run_example(name, *args):
+    done = subprocess.run([sys.executable, str(EXAMPLE.parent / name), *args], capture_output=True,
+                          text=True, timeout=600, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "could not transform" not in done.stderr  # autograph converts everything it meets
+    return done.stdout
+
+
+@pytest.mark.subprocess
+def test_raw_tensorflow_operators_tutorial():
+    out = _run_example("raw_tensorflow_operators.py")
+    # gradient(at: x, y) { (x .* y).sum() } is (y, x)
+    assert "([[5.0, 6.0],\n [7.0, 8.0]], [[1.0, 2.0],\n [3.0, 4.0]])" in out
+    assert "[[10.0, 20.0],\n [10.0, 20.0]]\n[4.0, 6.0]" in out  # broadcasting, unbroadcasted
+
+
+@pytest.mark.subprocess
+def test_sharp_edges_tutorial():
+    out = _run_example("sharp_edges.py")
+    assert "gradient of pow at (2, 2): (4.0, 2.772588722239781)" in out
+    assert "gradient of max at (1, 2): (0.0, 1.0)" in out and "gradient of max at (3, 2): (1.0, 0.0)" in out
+    assert "gradient of abs at -3: -1.0" in out and "gradient of sqrt at 4: 0.25" in out
+    assert "d/dx (1 + x + x^2) at 2: 5.0" in out
+    assert "at Float 3: 2.5 float32" in out and "at Double 3: 2.5 float64" in out
+    np.testing.assert_allclose(float(re.search(r"x\^\(2\^3\) at 1.1: (\S+)", out).group(1)), 8 * 1.1 ** 7)
+
+
+@pytest.mark.subprocess
+def test_model_training_walkthrough_accuracy_rises():
+    out = _run_example("model_training_walkthrough.py", "--epochs", "60", "--report-every", "20")
+    accuracies = [float(a) for a in re.findall(r"Accuracy: (\S+)", out)]
+    assert len(accuracies) == 4 and accuracies == sorted(accuracies) and accuracies[-1] > 0.85
+    assert float(re.search(r"Test batch accuracy: (\S+)", out).group(1)) > 0.85
+    assert "Example 0 prediction: Iris setosa" in out
