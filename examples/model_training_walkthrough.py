@@ -30,6 +30,7 @@ def load(name):
     return rows[:, :4].astype(np.float32), rows[:, 4].astype(np.int32)
 
 
+# --8<-- [start:model]
 class IrisModel(sd.Layer):
     def __init__(self, hidden_size=10, **kwargs):
         super().__init__(**kwargs)
@@ -40,6 +41,7 @@ class IrisModel(sd.Layer):
     @sd.differentiable
     def call(self, input):
         return sd.sequenced(input, through=(self.layer1, self.layer2, self.layer3))
+# --8<-- [end:model]
 
 
 def accuracy(predictions, truths):
@@ -62,12 +64,14 @@ def main():
     optimizer = sd.SGD(for_=model, learning_rate=0.01)
     dataset = tf.data.Dataset.from_tensor_slices((train_x, train_y)).shuffle(120, seed=0).batch(32)
 
+# --8<-- [start:step]
     @tf.function
     def train_step(x, y):
         loss, grads = sd.value_with_gradient(at=model, of=lambda model:
                                              sd.softmax_cross_entropy(logits=model(x), labels=y))
         optimizer.update(model, along=grads)
         return loss, model(x)
+# --8<-- [end:step]
 
     progress = keras.utils.Progbar(args.epochs, stateful_metrics=["loss", "accuracy"],
                                    verbose=1 if sys.stdout.isatty() else 0)

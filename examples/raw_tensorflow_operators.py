@@ -16,6 +16,7 @@ import swiftdiff as sd  # noqa: E402
 from swift_print import show, show_tuple  # noqa: E402
 
 
+# --8<-- [start:mul]
 @sd.differentiable
 def mul(x, y):
     """Swift: `_Raw.mul(x, y)`, TensorFlow's raw `Mul` kernel (it broadcasts, and has no
@@ -31,6 +32,7 @@ def mulDerivative(x, y):
         return (sd.unbroadcasted(v * y, to=x.shape), sd.unbroadcasted(v * x, to=y.shape))
 
     return value, pullback
+# --8<-- [end:mul]
 
 
 print("== Calling a raw operator ==")

@@ -27,6 +27,7 @@ def double(value):
 print("== Loops ==")
 
 
+# --8<-- [start:loops]
 def repeated_square(x, times):
     result = x
     for _ in range(sd.without_derivative(at=times)):  # a plain int passes through unchanged
@@ -47,11 +48,13 @@ def sum_of_powers(x):
 
 
 print("d/dx (1 + x + x^2) at 2:", show(sd.gradient(at=double(2.0), of=sum_of_powers)))
+# --8<-- [end:loops]
 
 # --- pow ---------------------------------------------------------------------------------------
 print("\n== pow ==")
 
 
+# --8<-- [start:pow]
 def pow_(base, exponent):
     return tf.pow(base, exponent)
 
@@ -69,6 +72,7 @@ def powVJP(base, exponent):
 
 
 print("gradient of pow at (2, 2):", show_tuple(sd.gradient(at=(double(2.0), double(2.0)), of=pow_)))
+# --8<-- [end:pow]
 
 # --- max ---------------------------------------------------------------------------------------
 print("\n== max ==")
@@ -119,6 +123,7 @@ print("gradient of sqrt at 4:", show(sd.gradient(at=double(4.0), of=sqrt_)))
 print("\n== Float <-> Double ==")
 
 
+# --8<-- [start:conversion]
 def to_double(x):
     return tf.cast(x, f64)
 
@@ -141,3 +146,4 @@ g = sd.gradient(at=3.0, of=lambda x: to_double(x) * double(2.5))  # a Float poin
 print("d/dx Double(x) * 2.5 at Float 3:", show(g), g.dtype.name)
 g = sd.gradient(at=double(3.0), of=lambda x: to_float(x) * 2.5)  # a Double point
 print("d/dx Float(x) * 2.5 at Double 3:", show(g), g.dtype.name)
+# --8<-- [end:conversion]

@@ -183,7 +183,7 @@ def with_recomputation_in_pullbacks(body):
         >>> import tensorflow as tf, swiftdiff as sd
         >>> layer = sd.with_recomputation_in_pullbacks(lambda x: tf.tanh(x) * 2.0)
         >>> round(float(sd.gradient(at=0.5, of=layer)), 6)
-        1.572895
+        1.572896
     """
     if not callable(body):
         raise TypeError(f"sd.with_recomputation_in_pullbacks: body must be a function, got {describe(body)}")

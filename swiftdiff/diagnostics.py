@@ -24,6 +24,18 @@ class DerivativeRegistrationWarning(UserWarning):
 
     Swift rejects a second ``@derivative(of:)`` at compile time; in Python re-running a notebook
     cell or reloading a module re-registers, so swiftdiff replaces the old derivative and warns.
+
+    Example::
+
+        >>> import warnings, swiftdiff as sd
+        >>> def f(x):
+        ...     return x * x
+        >>> _ = sd.derivative(of=f)(lambda x: (f(x), lambda v: v))
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     _ = sd.derivative(of=f)(lambda x: (f(x), lambda v: 2 * v))
+        >>> [type(w.message).__name__ for w in caught], float(sd.gradient(at=1.0, of=f))
+        (['DerivativeRegistrationWarning'], 2.0)
     """
 
 
@@ -34,4 +46,14 @@ class RecomputationWarning(UserWarning):
     draw new numbers on every run, so the recomputation in the pullback would see different
     numbers than the forward pass. Use ``keras.random`` with a ``keras.random.SeedGenerator`` or a
     ``tf.random.Generator`` instead: both are replayed exactly.
+
+    Example::
+
+        >>> import warnings, tensorflow as tf, swiftdiff as sd
+        >>> noisy = sd.with_recomputation_in_pullbacks(lambda x: x * tf.random.uniform([], seed=1))
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     _ = sd.gradient(at=1.0, of=noisy)
+        >>> [type(w.message).__name__ for w in caught]
+        ['RecomputationWarning']
     """

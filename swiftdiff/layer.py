@@ -10,7 +10,16 @@ from .operators import value_with_pullback
 
 
 class AppliedForBackpropagation(NamedTuple):
-    """Swift's ``(output, backpropagator)``: ``backpropagator(dy) -> (layer_tangent, input_tangent)``."""
+    """Swift's ``(output, backpropagator)``: ``backpropagator(dy) -> (layer_tangent, input_tangent)``.
+
+    Example::
+
+        >>> import tensorflow as tf, swiftdiff as sd
+        >>> result = sd.Dense(input_size=2, output_size=1).applied_for_backpropagation(tf.ones([1, 2]))
+        >>> d_layer, d_input = result.backpropagator(tf.ones([1, 1]))
+        >>> tuple(result.output.shape), d_layer.bias.numpy().tolist()
+        ((1, 1), [1.0])
+    """
     output: Any
     backpropagator: Callable
 

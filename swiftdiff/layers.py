@@ -75,8 +75,8 @@ class Dense(Layer):
 
         >>> import tensorflow as tf, swiftdiff as sd
         >>> dense = sd.Dense(input_size=3, output_size=2, activation=sd.relu)
-        >>> dense(tf.ones([4, 3])).shape, dense.weight.shape
-        (TensorShape([4, 2]), (3, 2))
+        >>> tuple(dense(tf.ones([4, 3])).shape), tuple(dense.weight.shape)
+        ((4, 2), (3, 2))
     """
 
     def __init__(self, input_size, output_size, activation=activations.identity, use_bias=True, **kwargs):

@@ -20,8 +20,8 @@ class MLP(LayerMethods, keras.Model):
 
         >>> import tensorflow as tf, swiftdiff as sd
         >>> model = sd.models.MLP()
-        >>> model(tf.ones([4, 2])).shape, model.layer1.weight.shape
-        (TensorShape([4, 1]), (2, 10))
+        >>> tuple(model(tf.ones([4, 2])).shape), tuple(model.layer1.weight.shape)
+        ((4, 1), (2, 10))
     """
 
     def __init__(self, **kwargs):

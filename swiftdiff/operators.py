@@ -22,25 +22,57 @@ _MISSING = object()
 
 
 class ValueWithGradient(NamedTuple):
-    """Swift's ``(value: T, gradient: T.TangentVector)``."""
+    """Swift's ``(value: T, gradient: T.TangentVector)``, returned by ``value_with_gradient``.
+
+    Example::
+
+        >>> import swiftdiff as sd
+        >>> result = sd.value_with_gradient(at=3.0, of=lambda x: x * x)
+        >>> float(result.value), float(result.gradient)
+        (9.0, 6.0)
+    """
     value: Any
     gradient: Any
 
 
 class ValueWithPullback(NamedTuple):
-    """Swift's ``(value: U, pullback: (U.TangentVector) -> T.TangentVector)``."""
+    """Swift's ``(value: U, pullback: (U.TangentVector) -> T.TangentVector)``.
+
+    Example::
+
+        >>> import swiftdiff as sd
+        >>> result = sd.value_with_pullback(at=3.0, of=lambda x: x * x)
+        >>> float(result.value), float(result.pullback(0.5))
+        (9.0, 3.0)
+    """
     value: Any
     pullback: Callable
 
 
 class ValueWithDifferential(NamedTuple):
-    """Swift's ``(value: U, differential: (T.TangentVector) -> U.TangentVector)``."""
+    """Swift's ``(value: U, differential: (T.TangentVector) -> U.TangentVector)``.
+
+    Example::
+
+        >>> import swiftdiff as sd
+        >>> result = sd.value_with_differential(at=3.0, of=lambda x: x * x)
+        >>> float(result.value), float(result.differential(2.0))
+        (9.0, 12.0)
+    """
     value: Any
     differential: Callable
 
 
 class ValueWithDerivative(NamedTuple):
-    """Swift's ``(value: U, derivative: U.TangentVector)``."""
+    """Swift's ``(value: U, derivative: U.TangentVector)``.
+
+    Example::
+
+        >>> import swiftdiff as sd
+        >>> result = sd.value_with_derivative(at=3.0, of=lambda x: x * x)
+        >>> float(result.value), float(result.derivative)
+        (9.0, 6.0)
+    """
     value: Any
     derivative: Any
 
