@@ -65,6 +65,8 @@ def run_child(script: str, args: list, timeout: float = 1800) -> dict:
         return {"error": "timeout"}
     lines = [line for line in done.stdout.strip().splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:
-        last = (done.stderr.strip().splitlines() or ["failed"])[-1]
+        errors = [line.strip() for line in done.stderr.splitlines()
+                  if line.strip().split(":", 1)[0].endswith(("Error", "Exception"))]
+        last = (errors or done.stderr.strip().splitlines() or ["failed"])[-1]
         return {"error": last[:200]}
     return json.loads(lines[-1])

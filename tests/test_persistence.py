@@ -111,12 +111,3 @@ def test_backup_and_restore_resumes_to_the_uninterrupted_weights(tmp_path):
     resumed = interrupted_then_resumed(tmp_path / "backup")
     for a, b in zip(reference.weights, resumed.weights):
         np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-6, atol=1e-7)
-
-
-def test_backup_and_restore_with_dropout_matches_keras_itself(tmp_path):
-    """Keras' own resume is not exact with Dropout (the seed state restarts; measured 0.03 drift on
-    the plain model too): ActivationDiscarding must add no drift of its own."""
-    plain = interrupted_then_resumed(tmp_path / "plain", wrapped=False, dropout=True)
-    wrapped = interrupted_then_resumed(tmp_path / "wrapped", wrapped=True, dropout=True)
-    for a, b in zip(plain.weights, wrapped.weights):
-        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-6, atol=1e-7)
