@@ -30,33 +30,12 @@ def child(method, mode, steps):
     import keras
     import tensorflow as tf
 
-    import swiftdiff as sd
-    from measure import measure_steps
+    from measure import checkpointed_layers, measure_steps
 
     keras.utils.set_random_seed(0)
-
-    def convs():
-        return [keras.layers.Conv2D(32, 3, padding="same", activation="relu") for _ in range(8)]
-
-    class RecomputeGrad(keras.layers.Layer):
-        def __init__(self, block, **kwargs):
-            super().__init__(**kwargs)
-            self.block = block
-
-        def call(self, x):
-            return tf.recompute_grad(lambda h: self.block(h))(x)
-
-    if method == "plain":
-        body = convs()
-    elif method == "remat_scope":
-        with keras.RematScope(mode="full"):
-            body = convs()
-    elif method == "checkpointed_sequential":
-        body = [sd.checkpointed_sequential(convs())]
-    else:
-        layers = convs()
-        wrap = RecomputeGrad if method == "recompute_grad" else sd.ActivationDiscarding
-        body = [wrap(keras.Sequential(layers[i:i + 2])) for i in range(0, 8, 2)]
+    body = checkpointed_layers(
+        method, lambda: [keras.layers.Conv2D(32, 3, padding="same", activation="relu") for _ in range(8)],
+        segments=4)
     model = keras.Sequential([keras.Input((64, 64, 3)), *body,
                               keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10)])
     model.compile(optimizer=keras.optimizers.SGD(0.01), jit_compile=(mode == "fit_xla"),

@@ -70,3 +70,39 @@ def run_child(script: str, args: list, timeout: float = 1800) -> dict:
         last = (errors or done.stderr.strip().splitlines() or ["failed"])[-1]
         return {"error": last[:200]}
     return json.loads(lines[-1])
+
+
+def checkpointed_layers(method: str, make_layers, segments: int) -> list:
+    """The layers of a benchmark model for one checkpointing method.
+
+    ``plain``; ``remat_scope`` (layers built inside ``keras.RematScope(mode="full")``);
+    ``checkpointed_sequential`` (swiftdiff's automatic ~sqrt(n) segmentation); ``recompute_grad``
+    and ``activation_discarding`` (``segments`` contiguous blocks, each wrapped in a layer calling
+    ``tf.recompute_grad`` or in ``sd.ActivationDiscarding``).
+    """
+    import keras
+    import tensorflow as tf
+
+    import swiftdiff as sd
+
+    class RecomputeGrad(keras.layers.Layer):
+        """A block whose call goes through tf.recompute_grad (TensorFlow's own checkpointing)."""
+
+        def __init__(self, block, **kwargs):
+            super().__init__(**kwargs)
+            self.block = block
+
+        def call(self, x):
+            return tf.recompute_grad(lambda h: self.block(h))(x)
+
+    if method == "plain":
+        return make_layers()
+    if method == "remat_scope":
+        with keras.RematScope(mode="full"):
+            return make_layers()
+    if method == "checkpointed_sequential":
+        return [sd.checkpointed_sequential(make_layers())]
+    layers = make_layers()
+    bounds = [round(i * len(layers) / segments) for i in range(segments + 1)]
+    wrap = RecomputeGrad if method == "recompute_grad" else sd.ActivationDiscarding
+    return [wrap(keras.Sequential(layers[a:b])) for a, b in zip(bounds, bounds[1:])]

@@ -29,39 +29,15 @@ MODES = ["eager", "function", "fit_xla"]
 
 
 def child(method, mode, depth, batch, width, steps):
-    import numpy as np
     import keras
     import tensorflow as tf
 
-    import swiftdiff as sd
-    from measure import measure_steps
+    from measure import checkpointed_layers, measure_steps
 
     keras.utils.set_random_seed(0)
-    segments = max(1, round(math.sqrt(depth)))
-    bounds = [round(i * depth / segments) for i in range(segments + 1)]
-
-    def dense_layers():
-        return [keras.layers.Dense(width, activation="tanh", use_bias=False) for _ in range(depth)]
-
-    class RecomputeGrad(keras.layers.Layer):
-        def __init__(self, block, **kwargs):
-            super().__init__(**kwargs)
-            self.block = block
-
-        def call(self, x):
-            return tf.recompute_grad(lambda h: self.block(h))(x)
-
-    if method == "plain":
-        body = dense_layers()
-    elif method == "remat_scope":
-        with keras.RematScope(mode="full"):
-            body = dense_layers()
-    elif method == "checkpointed_sequential":
-        body = [sd.checkpointed_sequential(dense_layers())]
-    else:
-        layers = dense_layers()
-        wrap = RecomputeGrad if method == "recompute_grad" else sd.ActivationDiscarding
-        body = [wrap(keras.Sequential(layers[a:b])) for a, b in zip(bounds, bounds[1:])]
+    body = checkpointed_layers(
+        method, lambda: [keras.layers.Dense(width, activation="tanh", use_bias=False) for _ in range(depth)],
+        segments=max(1, round(math.sqrt(depth))))
     model = keras.Sequential([keras.Input((width,)), *body])
     x = tf.random.normal([batch, width])
     y = tf.zeros([batch, width])

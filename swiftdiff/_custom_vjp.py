@@ -16,7 +16,7 @@ import keras
 import tensorflow as tf
 
 from . import _nest
-from ._points import convert_floating, describe, is_floating, underlying_variable
+from ._points import conform, convert_floating, describe, is_floating, underlying_variable
 from ._platform_internals import stop_recording
 from .tangent_vector import TangentVector
 
@@ -120,35 +120,13 @@ def _check_tangents(tangents, arguments: _Arguments, names: list, name: str):
                     variable_grads[id(underlying_variable(variable))] = value
                 continue
             reference = leaf if kind == _VARIABLE else tf.convert_to_tensor(leaf)
-            checked = None if grad is None else _check_tangent(grad, reference, what, name)
+            checked = None if grad is None else conform(grad, reference.dtype, reference.shape,
+                                                        f"the tangent for {what}", "the argument", name)
             if kind == _VARIABLE:
                 variable_grads[id(underlying_variable(leaf))] = checked
             else:
                 input_grads.append(checked)
     return input_grads, variable_grads
-
-
-def _check_tangent(grad, reference, what: str, name: str):
-    dtype = tf.as_dtype(reference.dtype)
-    if isinstance(grad, TangentVector):
-        raise TypeError(f"{name}: the tangent for {what} is a TangentVector, expected a tensor")
-    if hasattr(grad, "dtype") and not isinstance(grad, (int, float)):
-        try:
-            grad_dtype = tf.as_dtype(grad.dtype)
-        except TypeError:
-            grad_dtype = None
-        if grad_dtype is not None and grad_dtype != dtype:
-            raise TypeError(f"{name}: the tangent for {what} has dtype {grad_dtype.name} but the "
-                            f"argument has dtype {dtype.name}")
-    try:
-        grad = tf.convert_to_tensor(grad, dtype=dtype)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name}: the tangent for {what} is {describe(grad)}, which cannot be a "
-                        f"tangent of a {dtype.name} value") from None
-    if not grad.shape.is_compatible_with(reference.shape):
-        raise ValueError(f"{name}: the tangent for {what} has shape {grad.shape.as_list()} but the "
-                         f"argument has shape {reference.shape.as_list()}")
-    return grad
 
 
 def call_with_vjp(vjp, args: tuple, *, name: str, names: list, differentiable: set,

@@ -67,6 +67,40 @@ def convert_floating(value, what: str, operator: str):
     return tensor
 
 
+def _shape_text(shape) -> str:
+    shape = tf.TensorShape(shape)
+    return "unknown" if shape.rank is None else str(shape.as_list())
+
+
+def conform(value, dtype, shape, what, reference: str, operator: str):
+    """``value`` as a tensor of ``dtype`` whose shape fits ``shape``, or a short error.
+
+    The one check for everything users hand back to us — cotangents, tangents, what a registered
+    pullback or a ``with_derivative`` hook returns: a Python number is converted, a tensor of another
+    dtype is a TypeError (never a silent cast), a shape that does not fit is a ValueError.
+    """
+    if isinstance(value, TangentVector):
+        raise TypeError(f"{operator}: {what} is a TangentVector, expected a tensor")
+    given = getattr(value, "dtype", None)
+    if given is not None and not isinstance(value, (int, float)):
+        try:
+            given = tf.as_dtype(given)
+        except TypeError:
+            given = None
+        if given is not None and given != dtype:
+            raise TypeError(f"{operator}: {what} has dtype {given.name} but {reference} has dtype "
+                            f"{tf.as_dtype(dtype).name}")
+    try:
+        tensor = tf.convert_to_tensor(value, dtype=dtype)
+    except (TypeError, ValueError):
+        raise TypeError(f"{operator}: {what} is {describe(value)}, which cannot be a "
+                        f"{tf.as_dtype(dtype).name} tensor") from None
+    if not tensor.shape.is_compatible_with(shape):
+        raise ValueError(f"{operator}: {what} has shape {_shape_text(tensor.shape)} but {reference} "
+                         f"has shape {_shape_text(shape)}")
+    return tensor
+
+
 def parameter_names(function, count: int) -> list[str]:
     """Names for the positional arguments of ``function`` (for messages)."""
     try:

@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from . import _context, _nest, registry
 from ._custom_vjp import _split_vjp_result, call_with_vjp
-from ._points import convert_floating, describe, lazy_parameter_names, parameter_names
+from ._points import conform, convert_floating, describe, lazy_parameter_names, parameter_names
 from ._platform_internals import could_possibly_record, stop_recording
 from .diagnostics import DerivativeRegistrationWarning
 from .operators import _MISSING, derivative_at
@@ -320,19 +320,9 @@ def _check_hook_result(result, cotangent):
     if result is None:
         return cotangent
     if isinstance(result, (int, float)) and not isinstance(result, bool):
-        return tf.fill(tf.shape(cotangent), tf.cast(result, cotangent.dtype))
-    if hasattr(result, "dtype") and tf.as_dtype(result.dtype) != cotangent.dtype:
-        raise TypeError(f"sd.with_derivative: the hook returned a cotangent of dtype "
-                        f"{tf.as_dtype(result.dtype).name} but the value has dtype {cotangent.dtype.name}")
-    try:
-        result = tf.convert_to_tensor(result, dtype=cotangent.dtype)
-    except (TypeError, ValueError):
-        raise TypeError(f"sd.with_derivative: the hook must return None or a cotangent shaped like "
-                        f"the value, got {describe(result)}") from None
-    if not result.shape.is_compatible_with(cotangent.shape):
-        raise ValueError(f"sd.with_derivative: the hook returned a cotangent of shape "
-                         f"{result.shape.as_list()} but the value has shape {cotangent.shape.as_list()}")
-    return result
+        return tf.fill(tf.shape(cotangent), tf.cast(result, cotangent.dtype))  # Swift's `dx = 0.5`
+    return conform(result, cotangent.dtype, cotangent.shape, "the hook's cotangent", "the value",
+                   "sd.with_derivative")
 
 
 def with_derivative(x, hook):

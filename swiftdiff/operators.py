@@ -15,7 +15,7 @@ from typing import Any, Callable, NamedTuple
 import tensorflow as tf
 
 from . import _context, _nest, registry
-from ._points import Points, convert_floating, describe, flatten_tangent, is_floating
+from ._points import Points, conform, convert_floating, describe, flatten_tangent, is_floating
 from .tangent_vector import TangentVector
 
 _MISSING = object()
@@ -101,6 +101,18 @@ def _split_points(at) -> tuple[tuple, bool]:
     return (at,), True
 
 
+def _dispatch(operator: str, at, of, in_, run: Callable):
+    """What every public operator does: resolve ``of=``, then run at ``at=`` or return the curried form.
+
+    ``run(function, points, bare, operator)`` is the operator's core.
+    """
+    function = _resolve_function(operator, of, in_)
+    if at is _MISSING:
+        return _curried(operator, function, lambda points, bare: run(function, points, bare, operator))
+    points, bare = _split_points(at)
+    return run(function, points, bare, operator)
+
+
 def _curried(operator: str, function: Callable, run: Callable) -> Callable:
     @functools.wraps(function)
     def curried(*points):
@@ -151,24 +163,9 @@ class _Pullback:
         if len(leaves) != len(self._flat_result):
             raise ValueError(f"{self._operator}: the cotangent has {len(leaves)} components but the "
                              f"result has {len(self._flat_result)}; pass a value shaped like the result")
-        checked = []
-        for leaf, result in zip(leaves, self._flat_result):
-            if leaf is None:
-                checked.append(tf.zeros_like(result))
-                continue
-            if isinstance(leaf, (tf.Tensor, tf.Variable)) and leaf.dtype != result.dtype:
-                raise TypeError(f"{self._operator}: the cotangent has dtype {leaf.dtype.name} but the "
-                                f"result has dtype {result.dtype.name}")
-            try:
-                leaf = tf.convert_to_tensor(leaf, dtype=result.dtype)
-            except (TypeError, ValueError):
-                raise TypeError(f"{self._operator}: the cotangent {describe(leaf)} cannot be converted "
-                                f"to the result's dtype {result.dtype.name}") from None
-            if not leaf.shape.is_compatible_with(result.shape):
-                raise ValueError(f"{self._operator}: the cotangent has shape {leaf.shape.as_list()} but "
-                                 f"the result has shape {result.shape.as_list()}")
-            checked.append(leaf)
-        return checked
+        return [tf.zeros_like(result) if leaf is None else
+                conform(leaf, result.dtype, result.shape, "the cotangent", "the result", self._operator)
+                for leaf, result in zip(leaves, self._flat_result)]
 
     def __call__(self, *cotangent):
         return self._pull(self._cotangent(cotangent))
@@ -235,12 +232,8 @@ def value_with_pullback(*, at=_MISSING, of=None, in_=None):
         >>> float(value), float(pb(1.0)), float(pb(2.0))
         (9.0, 6.0, 12.0)
     """
-    operator = "sd.value_with_pullback"
-    function = _resolve_function(operator, of, in_)
-    run = lambda points, bare: ValueWithPullback(*_value_with_pullback(function, points, bare, operator))
-    if at is _MISSING:
-        return _curried(operator, function, run)
-    return run(*_split_points(at))
+    return _dispatch("sd.value_with_pullback", at, of, in_,
+                     lambda *core: ValueWithPullback(*_value_with_pullback(*core)))
 
 
 def pullback(*, at=_MISSING, of=None, in_=None):
@@ -253,12 +246,7 @@ def pullback(*, at=_MISSING, of=None, in_=None):
         >>> pb(tf.constant([1.0, 1.0])).numpy().tolist()
         [2.0, 4.0]
     """
-    operator = "sd.pullback"
-    function = _resolve_function(operator, of, in_)
-    run = lambda points, bare: _value_with_pullback(function, points, bare, operator)[1]
-    if at is _MISSING:
-        return _curried(operator, function, run)
-    return run(*_split_points(at))
+    return _dispatch("sd.pullback", at, of, in_, lambda *core: _value_with_pullback(*core)[1])
 
 
 def value_with_gradient(*, at=_MISSING, of=None, in_=None):
@@ -271,12 +259,7 @@ def value_with_gradient(*, at=_MISSING, of=None, in_=None):
         >>> float(value), [float(g) for g in grad]
         (6.0, [3.0, 2.0])
     """
-    operator = "sd.value_with_gradient"
-    function = _resolve_function(operator, of, in_)
-    run = lambda points, bare: _value_with_gradient(function, points, bare, operator)
-    if at is _MISSING:
-        return _curried(operator, function, run)
-    return run(*_split_points(at))
+    return _dispatch("sd.value_with_gradient", at, of, in_, _value_with_gradient)
 
 
 def gradient(*, at=_MISSING, of=None, in_=None):
@@ -295,12 +278,7 @@ def gradient(*, at=_MISSING, of=None, in_=None):
         >>> round(float(dsin(0.0)), 6)
         1.0
     """
-    operator = "sd.gradient"
-    function = _resolve_function(operator, of, in_)
-    run = lambda points, bare: _value_with_gradient(function, points, bare, operator).gradient
-    if at is _MISSING:
-        return _curried(operator, function, run)
-    return run(*_split_points(at))
+    return _dispatch("sd.gradient", at, of, in_, lambda *core: _value_with_gradient(*core).gradient)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -324,18 +302,8 @@ class _Differential:
             if len(given) != len(expected):
                 raise ValueError(f"{self._operator}: tangent #{index} has {len(given)} components but "
                                  f"the point has {len(expected)}")
-            for value, source in zip(given, expected):
-                if hasattr(value, "dtype") and not isinstance(value, (int, float)) \
-                        and tf.as_dtype(value.dtype) != source.dtype:
-                    raise TypeError(f"{self._operator}: tangent #{index} has dtype "
-                                    f"{tf.as_dtype(value.dtype).name} but the point has dtype "
-                                    f"{source.dtype.name}")
-                value = tf.convert_to_tensor(value, dtype=source.dtype)
-                if not value.shape.is_compatible_with(source.shape):
-                    raise ValueError(f"{self._operator}: tangent #{index} has shape "
-                                     f"{value.shape.as_list()} but the point has shape "
-                                     f"{source.shape.as_list()}")
-                leaves.append(value)
+            leaves.extend(conform(value, source.dtype, source.shape, f"tangent #{index}", "the point",
+                                  self._operator) for value, source in zip(given, expected))
         return leaves
 
     def __call__(self, *tangents):
@@ -380,12 +348,7 @@ def value_with_differential(*, at=_MISSING, of=None, in_=None):
         >>> float(value), float(df(1.0, 0.0)), float(df(0.0, 1.0))
         (6.0, 3.0, 2.0)
     """
-    operator = "sd.value_with_differential"
-    function = _resolve_function(operator, of, in_)
-    run = lambda points, bare: _value_with_differential(function, points, bare, operator)
-    if at is _MISSING:
-        return _curried(operator, function, run)
-    return run(*_split_points(at))
+    return _dispatch("sd.value_with_differential", at, of, in_, _value_with_differential)
 
 
 def differential(*, at=_MISSING, of=None, in_=None):
@@ -398,12 +361,8 @@ def differential(*, at=_MISSING, of=None, in_=None):
         >>> df(tf.constant([1.0, 0.0])).numpy().tolist()
         [2.0, 0.0]
     """
-    operator = "sd.differential"
-    function = _resolve_function(operator, of, in_)
-    run = lambda points, bare: _value_with_differential(function, points, bare, operator).differential
-    if at is _MISSING:
-        return _curried(operator, function, run)
-    return run(*_split_points(at))
+    return _dispatch("sd.differential", at, of, in_,
+                     lambda *core: _value_with_differential(*core).differential)
 
 
 def value_with_derivative(*, at=_MISSING, of=None, in_=None):
@@ -418,12 +377,7 @@ def value_with_derivative(*, at=_MISSING, of=None, in_=None):
         >>> float(value), float(d)
         (8.0, 12.0)
     """
-    operator = "sd.value_with_derivative"
-    function = _resolve_function(operator, of, in_)
-    run = lambda points, bare: _value_with_derivative(function, points, bare, operator)
-    if at is _MISSING:
-        return _curried(operator, function, run)
-    return run(*_split_points(at))
+    return _dispatch("sd.value_with_derivative", at, of, in_, _value_with_derivative)
 
 
 def derivative_at(*, at=_MISSING, of=None, in_=None):
@@ -438,9 +392,4 @@ def derivative_at(*, at=_MISSING, of=None, in_=None):
         >>> float(sd.derivative(at=2.0, of=lambda x: x * x))
         4.0
     """
-    operator = "sd.derivative"
-    function = _resolve_function(operator, of, in_)
-    run = lambda points, bare: _value_with_derivative(function, points, bare, operator).derivative
-    if at is _MISSING:
-        return _curried(operator, function, run)
-    return run(*_split_points(at))
+    return _dispatch("sd.derivative", at, of, in_, lambda *core: _value_with_derivative(*core).derivative)

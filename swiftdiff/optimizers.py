@@ -11,7 +11,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from .tangent_vector import TangentVector, _variable_key
+from .tangent_vector import _variable_key, components_along
 
 
 class _Optimizer:
@@ -43,28 +43,7 @@ class _Optimizer:
             if keys != [_variable_key(v) for v in self._variables]:
                 raise ValueError(f"sd.{self._name}.update: this optimizer was created for "
                                  f"{type(self.model).__name__}, not for {type(model).__name__}")
-        if isinstance(along, TangentVector):
-            if [_variable_key(v) for v in along._variables] != [_variable_key(v) for v in self._variables]:
-                raise ValueError(f"sd.{self._name}.update: along= is a tangent of "
-                                 f"{type(along.layer).__name__}, not of the optimized model")
-            values = list(along)
-        else:
-            try:
-                values = list(along)
-            except TypeError:
-                raise TypeError(f"sd.{self._name}.update: along= must be the model's TangentVector, got "
-                                f"{type(along).__name__}") from None
-            if len(values) != len(self._variables):
-                raise ValueError(f"sd.{self._name}.update: along= has {len(values)} components but the "
-                                 f"model has {len(self._variables)} trainable variables")
-        directions = []
-        for variable, value in zip(self._variables, values):
-            value = tf.convert_to_tensor(value, dtype=variable.dtype)
-            if not value.shape.is_compatible_with(variable.shape):
-                raise ValueError(f"sd.{self._name}.update: the direction for {variable.path} has shape "
-                                 f"{value.shape.as_list()}, the variable {list(variable.shape)}")
-            directions.append(value)
-        return directions
+        return components_along(self._variables, along, f"sd.{self._name}.update")
 
     def _learning_rate(self, dtype):
         step = tf.cast(self.step, dtype)

@@ -194,23 +194,31 @@ def move(model, *, along) -> None:
     if not isinstance(model, keras.layers.Layer):
         raise TypeError(f"sd.move: expected a Keras layer or model, got {type(model).__name__}")
     variables = list(model.trainable_variables)
+    for variable, value in zip(variables, components_along(variables, along, "sd.move")):
+        variable.assign_add(value)
+
+
+def components_along(variables: list, along, operator: str) -> list:
+    """The tensors of the direction ``along`` for ``variables``, checked.
+
+    ``along`` is a ``TangentVector`` of the layer owning ``variables`` or any iterable of tensors in
+    their order (``model.trainable_variables``); shared by ``move`` and the optimizers.
+    """
+    from ._points import conform  # _points builds TangentVectors: imported here to avoid a cycle
+
     if isinstance(along, TangentVector):
         if [_variable_key(v) for v in along._variables] != [_variable_key(v) for v in variables]:
-            raise ValueError(f"sd.move: the direction is a tangent of {type(along.layer).__name__}, "
-                             f"not of {type(model).__name__}")
+            raise ValueError(f"{operator}: along= is a tangent of {type(along.layer).__name__}, not of "
+                             f"the model being updated")
         values = list(along)
     else:
         try:
             values = list(along)
         except TypeError:
-            raise TypeError(f"sd.move: along= must be a TangentVector of the model, got "
+            raise TypeError(f"{operator}: along= must be the model's TangentVector, got "
                             f"{type(along).__name__}") from None
         if len(values) != len(variables):
-            raise ValueError(f"sd.move: along= has {len(values)} components but the model has "
+            raise ValueError(f"{operator}: along= has {len(values)} components but the model has "
                              f"{len(variables)} trainable variables")
-    for variable, value in zip(variables, values):
-        value = tf.convert_to_tensor(value, dtype=variable.dtype)
-        if not value.shape.is_compatible_with(variable.shape):
-            raise ValueError(f"sd.move: the direction for {variable.path} has shape "
-                             f"{value.shape.as_list()} but the variable has shape {list(variable.shape)}")
-        variable.assign_add(value)
+    return [conform(value, variable.dtype, variable.shape, f"the direction for {variable.path}",
+                    "the variable", operator) for variable, value in zip(variables, values)]

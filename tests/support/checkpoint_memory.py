@@ -23,24 +23,8 @@ import tensorflow as tf  # noqa: E402
 
 import swiftdiff as sd  # noqa: E402
 
-
-def _status(field: str) -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError(f"{field} not in /proc/self/status")
-
-
-def reset_peak() -> int:
-    """Resets the peak-RSS mark to the current RSS; returns the current RSS."""
-    with open("/proc/self/clear_refs", "w") as clear_refs:
-        clear_refs.write("5")
-    return _status("VmRSS")
-
-
-def peak_bytes() -> int:
-    return _status("VmHWM")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "benchmarks"))
+from measure import peak, reset_peak  # noqa: E402  (the benchmarks' VmHWM readings)
 
 
 def main():
@@ -88,7 +72,7 @@ def main():
     base = reset_peak()
     for _ in range(3):
         float(run(x))
-    print(json.dumps({"growth": peak_bytes() - base}))
+    print(json.dumps({"growth": peak() - base}))
 
 
 if __name__ == "__main__":
