@@ -218,3 +218,32 @@ def test_mirrored_strategy_with_dropout_and_batchnorm_equals_unwrapped():
     plain = _train("mirrored", "plain", "stochastic")
     for a, b in zip(plain, wrapped):
         np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)
+
+
+def test_checkpointed_sequential_segments_and_exactness(mode, tmp_path):
+    def stack(seed):
+        keras.utils.set_random_seed(seed)
+        return [keras.layers.Dense(6, activation="tanh") for _ in range(10)] + \
+            [keras.layers.Dropout(0.3, seed=seed), keras.layers.BatchNormalization()]
+
+    plain = keras.Sequential([keras.Input((6,)), *stack(5)])
+    checkpointed = sd.checkpointed_sequential(stack(5))
+    assert [len(block.wrapped.layers) for block in checkpointed.layers] == [4, 4, 4]  # round(√12) = 3
+    assert len(sd.checkpointed_sequential(stack(5), segments=6).layers) == 6
+    x = tf.random.stateless_normal([8, 6], seed=[7, 7])
+
+    def grads(model):
+        def run():
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(model(x, training=True) ** 2)
+            return tape.gradient(loss, model.trainable_variables)
+        return run if mode == "eager" else tf.function(run, jit_compile=(mode == "xla"))
+
+    for a, b in zip(grads(plain)(), grads(checkpointed)()):
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-5, atol=1e-6)
+    for a, b in zip(plain.non_trainable_weights, checkpointed.non_trainable_weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    if mode == "eager":
+        checkpointed.save(tmp_path / "stack.keras")
+        loaded = keras.models.load_model(tmp_path / "stack.keras")
+        np.testing.assert_allclose(loaded(x), checkpointed(x), rtol=1e-6)
