@@ -190,10 +190,12 @@ def _value_with_pullback(function, points: tuple, bare: bool, operator: str, *,
         sources = prepared.sources
         tape.watch(sources[0] if len(sources) == 1 else sources)
         result = function(*prepared.args)
+        if scalar:
+            _check_scalar(result, operator)
+        # Converted while the tape records: a returned variable is read here, and that read is
+        # what connects the result to the points.
+        result = _check_result(result, operator)
     warn = _context.without_derivative_count() == calls_before
-    if scalar:
-        _check_scalar(result, operator)
-    result = _check_result(result, operator)
     return result, _Pullback(tape, prepared, result, operator, warn, bare)
 
 

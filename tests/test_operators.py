@@ -145,6 +145,14 @@ def test_single_tuple_point_is_passed_as_one_element_tuple():
     close(g[1], 2.0)
 
 
+def test_function_returning_its_variable_point(mode):
+    v = tf.Variable([1.0, 2.0])
+    out = run_in(mode, lambda: sd.pullback(at=v, of=lambda v: v)(tf.constant([3.0, 4.0])))
+    np.testing.assert_array_equal(out, [3.0, 4.0])
+    scalar = tf.Variable(3.0)
+    assert run_in(mode, lambda: sd.gradient(at=scalar, of=lambda v: v)) == 1.0
+
+
 def test_variable_point(mode):
     v = tf.Variable([1.0, 2.0, 3.0])
     out = run_in(mode, lambda: sd.gradient(at=v, of=lambda v: tf.reduce_sum(v * v)))
