@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bench]"
 	$(PY) benchmarks/operator_overhead.py
 	$(PY) benchmarks/memory_vs_depth.py
+	$(PY) benchmarks/step_time.py
 	$(PY) benchmarks/cnn_fit.py
 
 clean:
