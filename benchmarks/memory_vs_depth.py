@@ -14,10 +14,9 @@ Writes benchmarks/results/memory_vs_depth.csv and .png (memory ratio vs depth, o
 from __future__ import annotations
 
 import argparse
-import json
 import csv
+import json
 import math
-import os
 import sys
 from pathlib import Path
 

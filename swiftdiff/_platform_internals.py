@@ -22,4 +22,4 @@ remove_op_callback = _op_callbacks.remove_op_callback
 
 # Keras: the active ``keras.StatelessScope`` (Keras exports the class, not the accessor). Checkpointing
 # nests its own scopes inside a caller's (``stateless_call``) and must see the caller's values.
-from keras.src.backend.common.stateless_scope import get_stateless_scope  # noqa: E402
+from keras.src.backend.common.stateless_scope import get_stateless_scope  # noqa: E402, F401

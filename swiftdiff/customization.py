@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from . import _context, _nest, registry
 from ._custom_vjp import _split_vjp_result, call_with_vjp
-from ._points import conform, convert_floating, describe, lazy_parameter_names, parameter_names
+from ._points import conform, convert_floating, describe, lazy_parameter_names
 from ._platform_internals import could_possibly_record, stop_recording
 from .diagnostics import DerivativeRegistrationWarning
 from .operators import _MISSING, derivative_at

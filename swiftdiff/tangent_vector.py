@@ -147,7 +147,7 @@ class TangentVector:
 
     def scaled(self, by) -> "TangentVector":
         """Swift ``scaled(by:)``: every component multiplied by the scalar ``by``."""
-        if isinstance(by, TangentVector) or (hasattr(by, "shape") and len(getattr(by, "shape")) > 0):
+        if isinstance(by, TangentVector) or (hasattr(by, "shape") and len(by.shape) > 0):
             raise TypeError("TangentVector.scaled: `by` must be a scalar")
         if not isinstance(by, (numbers.Number, tf.Tensor, tf.Variable)) and not hasattr(by, "dtype"):
             raise TypeError(f"TangentVector.scaled: `by` must be a scalar, got {type(by).__name__}")
