@@ -74,8 +74,17 @@ def main():
     parser.add_argument("--width", type=int, default=256)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--out", default=str(HERE / "results" / "memory_vs_depth"))
+    parser.add_argument("--plot-only", action="store_true", help="redraw the plot from the CSV")
     args = parser.parse_args()
     from measure import run_child
+
+    if args.plot_only:
+        with open(args.out + ".csv") as handle:
+            rows = [{k: (float(v) if k in ("memory_ratio", "time_ratio") and v else
+                         int(v) if k == "depth" else v) for k, v in row.items()}
+                    for row in csv.DictReader(handle)]
+        plot(rows, args.out)
+        return
 
     rows = []
     for depth in [int(d) for d in args.depths.split(",")]:
@@ -103,18 +112,29 @@ def write(rows, out):
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
+    plot(rows, out)
+
+
+def plot(rows, out):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     modes = sorted({r["mode"] for r in rows}, key=MODES.index)
     fig, axes = plt.subplots(1, len(modes), figsize=(5 * len(modes), 4), squeeze=False)
+    styles = {"plain": ("o", "-"), "recompute_grad": ("s", "--"), "remat_scope": ("^", ":"),
+              "activation_discarding": ("D", "-."), "checkpointed_sequential": ("x", "-")}
     for axis, mode in zip(axes[0], modes):
+        failed = []
         for method in METHODS:
             points = [(r["depth"], r["memory_ratio"]) for r in rows
-                      if r["mode"] == mode and r["method"] == method and r.get("memory_ratio") is not None]
+                      if r["mode"] == mode and r["method"] == method and r.get("memory_ratio") not in (None, "")]
             if points:
-                axis.plot(*zip(*points), marker="o", label=method)
-        axis.set_title(mode)
+                marker, line = styles[method]
+                axis.plot(*zip(*points), marker=marker, linestyle=line, label=method, alpha=0.8,
+                          color=f"C{METHODS.index(method)}")
+            elif any(r["mode"] == mode and r["method"] == method for r in rows):
+                failed.append(method)
+        axis.set_title(mode + (f" ({', '.join(failed)} raises)" if failed else ""), fontsize=10)
         axis.set_xscale("log", base=2)
         axis.set_xlabel("layers")
         axis.set_ylabel("peak memory growth / plain")
