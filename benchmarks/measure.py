@@ -106,3 +106,32 @@ def checkpointed_layers(method: str, make_layers, segments: int) -> list:
     bounds = [round(i * len(layers) / segments) for i in range(segments + 1)]
     wrap = RecomputeGrad if method == "recompute_grad" else sd.ActivationDiscarding
     return [wrap(keras.Sequential(layers[a:b])) for a, b in zip(bounds, bounds[1:])]
+
+
+def training_step(model, mode: str, x, y, *, through_fit: bool = True):
+    """One SGD training step of ``model`` on ``(x, y)`` (mean squared error), as a callable.
+
+    ``eager``: a GradientTape loop; ``function``: the same step in ``tf.function``; ``fit_xla``:
+    compiled with ``jit_compile=True`` and run through ``model.fit`` (``through_fit``) or through the
+    train function ``fit`` compiles (``train_on_batch``, free of fit's per-call cost, for timing).
+    """
+    import keras
+    import tensorflow as tf
+
+    optimizer = keras.optimizers.SGD(1e-3)
+    if mode == "fit_xla":
+        model.compile(optimizer=optimizer, loss="mse", jit_compile=True)
+        if through_fit:
+            data = tf.data.Dataset.from_tensors((x, y)).repeat()
+            return lambda: model.fit(data, epochs=1, steps_per_epoch=1, verbose=0)
+        return lambda: model.train_on_batch(x, y)
+
+    def train_step():
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    run = tf.function(train_step) if mode == "function" else train_step
+    return lambda: float(run())

@@ -31,7 +31,7 @@ def child(method, mode, depth, batch, width, steps):
     import keras
     import tensorflow as tf
 
-    from measure import checkpointed_layers, measure_steps
+    from measure import checkpointed_layers, measure_steps, training_step
 
     keras.utils.set_random_seed(0)
     body = checkpointed_layers(
@@ -40,27 +40,7 @@ def child(method, mode, depth, batch, width, steps):
     model = keras.Sequential([keras.Input((width,)), *body])
     x = tf.random.normal([batch, width])
     y = tf.zeros([batch, width])
-    optimizer = keras.optimizers.SGD(1e-3)
-
-    if mode == "fit_xla":
-        model.compile(optimizer=optimizer, loss="mse", jit_compile=True)
-        data = tf.data.Dataset.from_tensors((x, y)).repeat()
-
-        def step():
-            model.fit(data, epochs=1, steps_per_epoch=1, verbose=0)
-    else:
-        def train_step():
-            with tf.GradientTape() as tape:
-                loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
-            grads = tape.gradient(loss, model.trainable_variables)
-            optimizer.apply_gradients(zip(grads, model.trainable_variables))
-            return loss
-
-        run = tf.function(train_step) if mode == "function" else train_step
-
-        def step():
-            float(run())
-
+    step = training_step(model, mode, x, y)
     result = measure_steps(step, steps)
     print(json.dumps(result))
 

@@ -33,7 +33,7 @@ def child(mode, depth, batch, width, rounds):
     import keras
     import tensorflow as tf
 
-    from measure import checkpointed_layers
+    from measure import checkpointed_layers, training_step
 
     x = tf.random.normal([batch, width])
     y = tf.zeros([batch, width])
@@ -44,21 +44,7 @@ def child(mode, depth, batch, width, rounds):
             method, lambda: [keras.layers.Dense(width, activation="tanh", use_bias=False) for _ in range(depth)],
             segments=max(1, round(math.sqrt(depth))))
         model = keras.Sequential([keras.Input((width,)), *body])
-        optimizer = keras.optimizers.SGD(1e-3)
-        if mode == "fit_xla":
-            model.compile(optimizer=optimizer, loss="mse", jit_compile=True)
-            # model.fit's compiled train function, called directly: one model.fit call per step
-            # would add fit's per-call cost (seen here as a flat ~2.5 s a call) to every method.
-            steps[method] = lambda model=model: model.train_on_batch(x, y)
-        else:
-            def train_step(model=model, optimizer=optimizer):
-                with tf.GradientTape() as tape:
-                    loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
-                grads = tape.gradient(loss, model.trainable_variables)
-                optimizer.apply_gradients(zip(grads, model.trainable_variables))
-                return loss
-            run = tf.function(train_step) if mode == "function" else train_step
-            steps[method] = lambda run=run: float(run())
+        steps[method] = training_step(model, mode, x, y, through_fit=False)
     for step in steps.values():  # warm up: trace and compile everything first
         step()
     times = {method: [] for method in METHODS}
