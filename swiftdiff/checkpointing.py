@@ -126,6 +126,8 @@ def _after_cotangents(inputs: list, cotangents: list) -> list:
     blocked = tf.math.reduce_any(tf.math.is_nan(tf.cast(probe, tf.float32)))
     # Equal to the input unless the cotangent holds NaN (then the gradient is NaN anyway): a value
     # no compiler can prove equal to the input, so the recomputation stays a recomputation.
+    # (XLA's own XlaOptimizationBarrier was measured too: on the CPU it is expanded early and the
+    # recomputation merged back, 1.13 of plain memory against 0.33 with this dependency.)
     return [tf.where(blocked, x * tf.cast(tf.reduce_sum(probe), x.dtype), x) for x in inputs]
 
 
