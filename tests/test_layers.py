@@ -191,3 +191,10 @@ def test_layer_misuse_errors():
         sd.softmax_cross_entropy(logits=tf.ones([2, 3]))
     with pytest.raises(ValueError, match="sd.MaxPool2D: padding"):
         sd.MaxPool2D(pool_size=(2, 2), padding="full")
+
+
+def test_dropout_in_graphs(mode):
+    drop = sd.Dropout(probability=0.5, seed=2)
+    out = run_in(mode, lambda x: (drop(x, training=True), drop(x)), tf.ones([400]))
+    assert set(np.unique(out[0])) == {0.0, 2.0} and 0.35 < np.mean(out[0] == 0) < 0.65
+    np.testing.assert_array_equal(out[1], np.ones(400))
