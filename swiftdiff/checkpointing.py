@@ -86,22 +86,18 @@ def _visit_generators(value, depth, found: dict):
 
 def _find_generators(body, args) -> list:
     """``tf.random.Generator``s the body can reach: arguments, closure, named globals, layers."""
-    found: dict = {}
-
-    def visit(value, depth):
-        _visit_generators(value, depth, found)
-
-    visit(args, 3)
     function = getattr(body, "__func__", body)
-    visit(getattr(body, "__self__", None), 3)
+    code, namespace = getattr(function, "__code__", None), getattr(function, "__globals__", {})
+    roots = [args, getattr(body, "__self__", None)]
     for cell in getattr(function, "__closure__", None) or ():
         try:
-            visit(cell.cell_contents, 3)
+            roots.append(cell.cell_contents)
         except ValueError:  # an empty cell
             pass
-    code, namespace = getattr(function, "__code__", None), getattr(function, "__globals__", {})
-    for name in (code.co_names if code is not None else ()):
-        visit(namespace.get(name), 3)
+    roots += [namespace.get(name) for name in (code.co_names if code is not None else ())]
+    found: dict = {}
+    for root in roots:
+        _visit_generators(root, 3, found)
     return list(found.values())
 
 

@@ -24,11 +24,6 @@ def resolve(function):
         return function
 
 
-def lookup(function):
-    with _lock:
-        return _replacements.get(function)
-
-
 def store(original, replacement):
     """Registers ``replacement`` for ``original``; returns the replacement it displaced (or None)."""
     with _lock:
