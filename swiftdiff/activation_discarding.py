@@ -68,21 +68,28 @@ class ActivationDiscarding(Layer):
         return cls(wrapped, **config)
 
 
-def checkpointed_sequential(layers, *, segments=None, name=None):
+def checkpointed_sequential(layers, *, segments=None, keep_last_segment=True, name=None):
     """A deep stack of layers checkpointed in about √n segments (Chen et al. 2016), as one layer.
 
     The layers are split, in order, into ``segments`` contiguous runs of nearly equal length (by
     default ``round(√n)``); each run becomes an ``ActivationDiscarding`` block. The forward pass
     keeps only the segment boundaries, and backpropagation recomputes one segment at a time: about
-    ``2√n`` activations alive instead of ``n``, for one extra forward pass. The result is a
-    ``keras.Sequential``, so it trains with ``fit``, saves and loads like any Keras model.
+    ``2√n`` activations alive instead of ``n``, for at most one extra forward pass. The result is a
+    ``keras.Sequential`` of the blocks, so it trains with ``fit``, saves and loads like any Keras
+    model.
+
+    ``keep_last_segment=True`` (the default, as PyTorch's ``checkpoint_sequential`` does) runs the
+    last segment as a plain ``keras.Sequential``: backpropagation needs its activations first, so
+    recomputing them would cost time (1/``segments`` of a forward pass) and save no memory when the
+    stack ends the model. When heavy layers follow the stack, its last segment's activations stay
+    alive while they run; pass ``keep_last_segment=False`` to checkpoint every segment then.
 
     Example::
 
         >>> import keras, swiftdiff as sd
         >>> stack = sd.checkpointed_sequential([keras.layers.Dense(8, activation="tanh") for _ in range(9)])
-        >>> [len(block.wrapped.layers) for block in stack.layers]
-        [3, 3, 3]
+        >>> [(type(block).__name__, len(getattr(block, "wrapped", block).layers)) for block in stack.layers]
+        [('ActivationDiscarding', 3), ('ActivationDiscarding', 3), ('Sequential', 3)]
     """
     layers = list(layers) if isinstance(layers, (list, tuple)) else None
     if not layers or not all(isinstance(layer, keras.layers.Layer) for layer in layers):
@@ -93,7 +100,11 @@ def checkpointed_sequential(layers, *, segments=None, name=None):
     if isinstance(segments, bool) or not isinstance(segments, int) or not 1 <= segments <= count:
         raise ValueError(f"sd.checkpointed_sequential: segments= must be an integer from 1 to "
                          f"{count} (the number of layers), got {segments!r}")
+    if not isinstance(keep_last_segment, bool):
+        raise TypeError(f"sd.checkpointed_sequential: keep_last_segment= must be True or False, got "
+                        f"{type(keep_last_segment).__name__}")
     bounds = [round(i * count / segments) for i in range(segments + 1)]
-    blocks = [ActivationDiscarding(keras.Sequential(layers[start:stop]))
-              for start, stop in zip(bounds, bounds[1:])]
+    blocks = [keras.Sequential(layers[start:stop]) for start, stop in zip(bounds, bounds[1:])]
+    checkpointed = blocks[:-1] if keep_last_segment else blocks
+    blocks = [ActivationDiscarding(block) for block in checkpointed] + blocks[len(checkpointed):]
     return keras.Sequential(blocks, name=name)
