@@ -55,9 +55,17 @@ def measure_steps(step, steps: int) -> dict:
     return {"growth": peak() - base, "step_s": elapsed / steps}
 
 
-def run_child(script: str, args: list, timeout: float = 1800) -> dict:
-    """Runs ``python script --child args...`` and returns the JSON it prints last (or an error)."""
-    env = dict(os.environ, **CHILD_ENV)
+# For timing: TensorFlow's defaults (oneDNN on, glibc's own malloc thresholds), as users run it.
+TIMING_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
+
+
+def run_child(script: str, args: list, timeout: float = 1800, env: dict = CHILD_ENV) -> dict:
+    """Runs ``python script --child args...`` and returns the JSON it prints last (or an error).
+
+    ``env`` is added to this process's environment: ``CHILD_ENV`` (the memory settings, default)
+    or ``TIMING_ENV``.
+    """
+    env = dict({key: value for key, value in os.environ.items() if key not in CHILD_ENV}, **env)
     try:
         done = subprocess.run([sys.executable, script, "--child", *map(str, args)], env=env,
                               capture_output=True, text=True, timeout=timeout)

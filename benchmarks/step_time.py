@@ -5,7 +5,15 @@ machine, where one run's step time drifts by tens of percent. Here, in one proce
 plain model and each checkpointed model take turns, step by step, and the median of each is
 reported as a ratio against the plain model's: drift hits all of them alike.
 
-    python benchmarks/step_time.py [--depth 64] [--rounds 8]
+The plain model's forward pass alone (the loss, no tape) takes its turn too: its share f of a
+plain training step gives the cost of recomputing, in the same run. Recomputing every segment
+costs one extra forward pass, 1 + f (4/3 only when the backward pass costs twice the forward);
+``sd.checkpointed_sequential`` keeps the last of its s segments, 1 + f(s - 1)/s.
+
+Timing runs in TensorFlow's default environment (oneDNN on, glibc's malloc as configured), as
+users run it; ``--env memory`` uses memory_vs_depth.py's settings instead (see measure.py).
+
+    python benchmarks/step_time.py [--depth 64] [--rounds 8] [--modes eager,function,fit_xla]
 
 Writes benchmarks/results/step_time.csv and .png.
 """
@@ -37,23 +45,42 @@ def child(mode, depth, batch, width, rounds):
 
     x = tf.random.normal([batch, width])
     y = tf.zeros([batch, width])
-    steps = {}
+    steps, plain = {}, None
     for method in METHODS:
         keras.utils.set_random_seed(0)
         body = checkpointed_layers(
             method, lambda: [keras.layers.Dense(width, activation="tanh", use_bias=False) for _ in range(depth)],
             segments=max(1, round(math.sqrt(depth))))
         model = keras.Sequential([keras.Input((width,)), *body])
+        plain = plain or model
         steps[method] = training_step(model, mode, x, y, through_fit=False)
+
+    def forward():
+        return tf.reduce_mean(tf.square(plain(x, training=True) - y))
+
+    if mode != "eager":
+        forward = tf.function(forward, jit_compile=(mode == "fit_xla"))
+    steps["forward"] = lambda: float(forward())
     for step in steps.values():  # warm up: trace and compile everything first
         step()
-    times = {method: [] for method in METHODS}
+    times = {method: [] for method in steps}
     for _ in range(rounds):
         for method, step in steps.items():
             start = time.perf_counter()
             step()
             times[method].append(time.perf_counter() - start)
     print(json.dumps({method: statistics.median(values) for method, values in times.items()}))
+
+
+FIELDS = ["mode", "method", "step_s", "time_ratio", "forward_fraction", "bound", "env", "error"]
+
+
+def bound(method: str, forward_fraction: float, segments: int) -> float:
+    """The step-time ratio of recomputing ``method``'s segments once more, from the measured f."""
+    if method == "plain":
+        return 1.0
+    recomputed = (segments - 1) / segments if method == "checkpointed_sequential" else 1.0
+    return 1 + forward_fraction * recomputed
 
 
 def main():
@@ -63,46 +90,61 @@ def main():
     parser.add_argument("--width", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--env", choices=["default", "memory"], default="default")
     parser.add_argument("--out", default=str(HERE / "results" / "step_time"))
     args = parser.parse_args()
-    from measure import run_child
+    from measure import CHILD_ENV, TIMING_ENV, run_child
 
+    segments = max(1, round(math.sqrt(args.depth)))
+    modes = args.modes.split(",")
     rows = []
     if os.path.exists(args.out + ".csv"):  # keep the other modes' figures when re-running some
         with open(args.out + ".csv") as handle:
-            rows = [row for row in csv.DictReader(handle) if row["mode"] not in args.modes.split(",")]
-            for row in rows:
-                if row.get("time_ratio"):
-                    row["time_ratio"] = float(row["time_ratio"])
-    for mode in args.modes.split(","):
-        result = run_child(__file__, [mode, args.depth, args.batch, args.width, args.rounds])
+            rows = [row for row in csv.DictReader(handle) if row["mode"] not in modes]
+    for mode in modes:
+        result = run_child(__file__, [mode, args.depth, args.batch, args.width, args.rounds],
+                           env=TIMING_ENV if args.env == "default" else CHILD_ENV)
         for method in METHODS:
             if "error" in result:
-                rows.append({"mode": mode, "method": method, "error": result["error"]})
+                rows.append({"mode": mode, "method": method, "env": args.env, "error": result["error"]})
                 continue
+            fraction = result["forward"] / result["plain"]
             rows.append({"mode": mode, "method": method, "step_s": round(result[method], 4),
-                         "time_ratio": round(result[method] / result["plain"], 3), "error": ""})
+                         "time_ratio": round(result[method] / result["plain"], 3),
+                         "forward_fraction": round(fraction, 3),
+                         "bound": round(bound(method, fraction, segments), 3), "env": args.env, "error": ""})
             print(rows[-1], flush=True)
     with open(args.out + ".csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["mode", "method", "step_s", "time_ratio", "error"])
+        writer = csv.DictWriter(handle, fieldnames=FIELDS, restval="")
         writer.writeheader()
         writer.writerows(rows)
+    plot(rows, args)
+
+
+def plot(rows, args):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    width = 0.27
     fig, axis = plt.subplots(figsize=(8, 4))
     for offset, method in enumerate(METHODS[1:]):
-        points = [(i, r["time_ratio"]) for i, mode in enumerate(MODES) for r in rows
-                  if r["mode"] == mode and r["method"] == method and r.get("time_ratio") not in (None, "")]
-        if points:
-            xs, ys = zip(*points)
-            axis.bar([x + 0.27 * offset for x in xs], ys, width=0.27, label=method)
+        found = [(i, r) for i, mode in enumerate(MODES) for r in rows
+                 if r["mode"] == mode and r["method"] == method and r.get("time_ratio") not in (None, "")]
+        if not found:
+            continue
+        bars = axis.bar([i + width * offset for i, _ in found], [float(r["time_ratio"]) for _, r in found],
+                        width=width, label=method)
+        for (i, r), bar in zip(found, bars):  # the one-extra-forward cost, from this run's f
+            axis.hlines(float(r["bound"]), i + width * (offset - 0.5), i + width * (offset + 0.5),
+                        color="black", linewidth=1.5, label="recomputation cost 1 + f·(share recomputed)"
+                        if (i, offset) == (found[0][0], 0) else None)
     axis.axhline(1.0, color="black", linewidth=0.8)
-    axis.axhline(4 / 3, color="grey", linestyle="--", linewidth=0.8, label="one extra forward (4/3)")
-    axis.set_xticks([i + 0.27 for i in range(len(MODES))], MODES)
+    axis.axhline(1.35, color="grey", linestyle="--", linewidth=0.8, label="target 1.35")
+    axis.set_xticks([i + width for i in range(len(MODES))], MODES)
     axis.set_ylabel("step time / plain (median, interleaved)")
     axis.set_title(f"{args.depth}-layer MLP, {round(math.sqrt(args.depth))} segments")
-    axis.legend(fontsize=8)
+    axis.legend(fontsize=8, loc="upper right")
+    axis.set_ylim(0.8, None)
     fig.tight_layout()
     fig.savefig(args.out + ".png", dpi=100)
 
