@@ -1,4 +1,4 @@
-"""Question (a): peak memory and step time vs depth for each checkpointing method and mode.
+"""Question (a): peak memory vs depth for each checkpointing method and mode.
 
 Workload (ANCHORS.md's): an n-layer MLP ``y = tanh(x @ W_i)``, W_i width x width, a batch of
 batch x width float32; checkpointed methods split the stack into round(sqrt(n)) segments.
@@ -9,6 +9,9 @@ Modes: eager (GradientTape loop), function (tf.function step), fit_xla (model.fi
     python benchmarks/memory_vs_depth.py [--depths 8,16,32,64,128] [--batch 8192] [--width 256]
 
 Writes benchmarks/results/memory_vs_depth.csv and .png (memory ratio vs depth, one line per method).
+The CSV's step_s is each child's own time under the memory settings (oneDNN off, glibc returning
+freed buffers), which slow some configurations more than others: step time is step_time.py's
+question, measured interleaved in TensorFlow's default environment.
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ def main():
 
     if args.plot_only:
         with open(args.out + ".csv") as handle:
-            rows = [{k: (float(v) if k in ("memory_ratio", "time_ratio") and v else
+            rows = [{k: (float(v) if k == "memory_ratio" and v else
                          int(v) if k == "depth" else v) for k, v in row.items()}
                     for row in csv.DictReader(handle)]
         plot(rows, args.out)
@@ -80,14 +83,13 @@ def main():
                        "error": result.get("error", "")}
                 if baseline and "growth" in baseline and "growth" in result:
                     row["memory_ratio"] = round(result["growth"] / max(baseline["growth"], 1), 3)
-                    row["time_ratio"] = round(result["step_s"] / baseline["step_s"], 3)
                 rows.append(row)
                 print(row, flush=True)
     write(rows, args.out)
 
 
 def write(rows, out):
-    fields = ["depth", "mode", "method", "growth_mib", "step_s", "memory_ratio", "time_ratio", "error"]
+    fields = ["depth", "mode", "method", "growth_mib", "step_s", "memory_ratio", "error"]
     with open(out + ".csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()

@@ -1,9 +1,10 @@
-"""Step time of checkpointing, measured interleaved: the 64-layer case of memory_vs_depth.py.
+"""Step time vs depth of checkpointing, measured interleaved, on memory_vs_depth.py's workload.
 
 Separate processes per configuration are right for memory but poor for time on a shared 2-core
 machine, where one run's step time drifts by tens of percent. Here, in one process per mode, the
 plain model and each checkpointed model take turns, step by step, and the median of each is
-reported as a ratio against the plain model's: drift hits all of them alike.
+reported as a ratio against the plain model's (time_ratio; time_ratio_min compares the fastest
+steps, the least disturbed by other load): drift hits all of them alike.
 
 The plain model's forward pass alone (the loss, no tape) takes its turn too: its share f of a
 plain training step gives the cost of recomputing, in the same run. Recomputing every segment
@@ -13,9 +14,9 @@ costs one extra forward pass, 1 + f (4/3 only when the backward pass costs twice
 Timing runs in TensorFlow's default environment (oneDNN on, glibc's malloc as configured), as
 users run it; ``--env memory`` uses memory_vs_depth.py's settings instead (see measure.py).
 
-    python benchmarks/step_time.py [--depth 64] [--rounds 8] [--modes eager,function,fit_xla]
+    python benchmarks/step_time.py [--depths 8,16,32,64,128] [--rounds 8] [--modes eager,function,fit_xla]
 
-Writes benchmarks/results/step_time.csv and .png.
+Writes benchmarks/results/step_time.csv and .png (time ratio vs depth, one panel per mode).
 """
 
 from __future__ import annotations
@@ -69,10 +70,12 @@ def child(mode, depth, batch, width, rounds):
             start = time.perf_counter()
             step()
             times[method].append(time.perf_counter() - start)
-    print(json.dumps({method: statistics.median(values) for method, values in times.items()}))
+    print(json.dumps({"median": {method: statistics.median(values) for method, values in times.items()},
+                      "min": {method: min(values) for method, values in times.items()}}))
 
 
-FIELDS = ["mode", "method", "step_s", "time_ratio", "forward_fraction", "bound", "env", "error"]
+FIELDS = ["depth", "mode", "method", "step_s", "time_ratio", "time_ratio_min", "forward_fraction", "bound",
+          "env", "error"]
 
 
 def bound(method: str, forward_fraction: float, segments: int) -> float:
@@ -85,68 +88,77 @@ def bound(method: str, forward_fraction: float, segments: int) -> float:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--depth", type=int, default=64)
+    parser.add_argument("--depths", default="8,16,32,64,128")
     parser.add_argument("--batch", type=int, default=8192)
     parser.add_argument("--width", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--env", choices=["default", "memory"], default="default")
     parser.add_argument("--out", default=str(HERE / "results" / "step_time"))
+    parser.add_argument("--plot-only", action="store_true", help="redraw the plot from the CSV")
     args = parser.parse_args()
     from measure import CHILD_ENV, TIMING_ENV, run_child
 
-    segments = max(1, round(math.sqrt(args.depth)))
-    modes = args.modes.split(",")
+    depths, modes = [int(d) for d in args.depths.split(",")], args.modes.split(",")
     rows = []
-    if os.path.exists(args.out + ".csv"):  # keep the other modes' figures when re-running some
+    if os.path.exists(args.out + ".csv"):  # keep the figures of the configurations not re-run
         with open(args.out + ".csv") as handle:
-            rows = [row for row in csv.DictReader(handle) if row["mode"] not in modes]
-    for mode in modes:
-        result = run_child(__file__, [mode, args.depth, args.batch, args.width, args.rounds],
-                           env=TIMING_ENV if args.env == "default" else CHILD_ENV)
-        for method in METHODS:
-            if "error" in result:
-                rows.append({"mode": mode, "method": method, "env": args.env, "error": result["error"]})
-                continue
-            fraction = result["forward"] / result["plain"]
-            rows.append({"mode": mode, "method": method, "step_s": round(result[method], 4),
-                         "time_ratio": round(result[method] / result["plain"], 3),
-                         "forward_fraction": round(fraction, 3),
-                         "bound": round(bound(method, fraction, segments), 3), "env": args.env, "error": ""})
-            print(rows[-1], flush=True)
-    with open(args.out + ".csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=FIELDS, restval="")
-        writer.writeheader()
-        writer.writerows(rows)
-    plot(rows, args)
+            rows = [row for row in csv.DictReader(handle) if row.get("depth") and (
+                args.plot_only or not (int(row["depth"]) in depths and row["mode"] in modes))]
+    if not args.plot_only:
+        for depth in depths:
+            segments = max(1, round(math.sqrt(depth)))
+            for mode in modes:
+                result = run_child(__file__, [mode, depth, args.batch, args.width, args.rounds],
+                                   env=TIMING_ENV if args.env == "default" else CHILD_ENV)
+                for method in METHODS:
+                    row = {"depth": depth, "mode": mode, "method": method, "env": args.env}
+                    if "error" in result:
+                        rows.append({**row, "error": result["error"]})
+                        continue
+                    median, fastest = result["median"], result["min"]
+                    fraction = median["forward"] / median["plain"]
+                    rows.append({**row, "step_s": round(median[method], 4),
+                                 "time_ratio": round(median[method] / median["plain"], 3),
+                                 "time_ratio_min": round(fastest[method] / fastest["plain"], 3),
+                                 "forward_fraction": round(fraction, 3),
+                                 "bound": round(bound(method, fraction, segments), 3), "error": ""})
+                    print(rows[-1], flush=True)
+        rows.sort(key=lambda r: (int(r["depth"]), MODES.index(r["mode"]), METHODS.index(r["method"])))
+        with open(args.out + ".csv", "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=FIELDS, restval="")
+            writer.writeheader()
+            writer.writerows(rows)
+    plot(rows, args.out)
 
 
-def plot(rows, args):
+def plot(rows, out):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    width = 0.27
-    fig, axis = plt.subplots(figsize=(8, 4))
-    for offset, method in enumerate(METHODS[1:]):
-        found = [(i, r) for i, mode in enumerate(MODES) for r in rows
-                 if r["mode"] == mode and r["method"] == method and r.get("time_ratio") not in (None, "")]
-        if not found:
-            continue
-        bars = axis.bar([i + width * offset for i, _ in found], [float(r["time_ratio"]) for _, r in found],
-                        width=width, label=method)
-        for (i, r), bar in zip(found, bars):  # the one-extra-forward cost, from this run's f
-            axis.hlines(float(r["bound"]), i + width * (offset - 0.5), i + width * (offset + 0.5),
-                        color="black", linewidth=1.5, label="recomputation cost 1 + f·(share recomputed)"
-                        if (i, offset) == (found[0][0], 0) else None)
-    axis.axhline(1.0, color="black", linewidth=0.8)
-    axis.axhline(1.35, color="grey", linestyle="--", linewidth=0.8, label="target 1.35")
-    axis.set_xticks([i + width for i in range(len(MODES))], MODES)
-    axis.set_ylabel("step time / plain (median, interleaved)")
-    axis.set_title(f"{args.depth}-layer MLP, {round(math.sqrt(args.depth))} segments")
-    axis.legend(fontsize=8, loc="upper right")
-    axis.set_ylim(0.8, None)
+    modes = [mode for mode in MODES if any(r["mode"] == mode for r in rows)]
+    fig, axes = plt.subplots(1, len(modes), figsize=(5 * len(modes), 4), squeeze=False, sharey=True)
+    for axis, mode in zip(axes[0], modes):
+        for index, method in enumerate(METHODS[1:], start=1):
+            found = sorted((int(r["depth"]), float(r["time_ratio"]), float(r["bound"])) for r in rows
+                           if r["mode"] == mode and r["method"] == method and r.get("time_ratio"))
+            if not found:
+                continue
+            depths, ratios, bounds = zip(*found)
+            axis.plot(depths, ratios, marker="o", color=f"C{index}", label=method)
+            if method != "recompute_grad":  # the same bound as activation_discarding
+                axis.plot(depths, bounds, linestyle=":", color=f"C{index}",
+                          label=f"1 + f·(share recomputed), {method}")
+        axis.axhline(1.35, color="grey", linestyle="--", linewidth=0.8, label="target 1.35")
+        axis.axhline(1.0, color="black", linewidth=0.8)
+        axis.set_title(mode, fontsize=10)
+        axis.set_xscale("log", base=2)
+        axis.set_xlabel("layers (round(√n) segments)")
+        axis.grid(alpha=0.3)
+    axes[0][0].set_ylabel("step time / plain (median, interleaved)")
+    axes[0][0].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(args.out + ".png", dpi=100)
+    fig.savefig(out + ".png", dpi=100)
 
 
 if __name__ == "__main__":

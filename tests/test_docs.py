@@ -74,3 +74,27 @@ def test_docs_site_builds_strictly(tmp_path):
     reference = (tmp_path / "site" / "reference" / "index.html").read_text()
     for name in ("value_with_pullback", "with_recomputation_in_pullbacks", "ActivationDiscarding", "TangentVector"):
         assert name in reference
+
+
+def _results(name):
+    import csv
+
+    with open(ROOT / "benchmarks" / "results" / f"{name}.csv") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_checkpointing_guide_quotes_the_committed_benchmark_results():
+    """The guide's 64-layer tables are the figures in benchmarks/results, not remembered ones."""
+    guide = (ROOT / "docs" / "checkpointing.md").read_text()
+    rows = {}
+    for name, column in (("memory_vs_depth", "memory_ratio"), ("step_time", "time_ratio")):
+        for row in _results(name):
+            if row["depth"] == "64" and row["method"] != "plain" and not row["error"]:
+                rows[name, row["method"], row["mode"]] = float(row[column])
+    for method, label in (("activation_discarding", "`sd.ActivationDiscarding` per segment"),
+                          ("checkpointed_sequential", "`sd.checkpointed_sequential`")):
+        memory = [f"{rows['memory_vs_depth', method, mode]:.3f}" for mode in ("eager", "function", "fit_xla")]
+        assert f"| {label}, memory | " + " | ".join(f"**{m}**" for m in memory) + " |" in guide
+        times = [f"{rows['step_time', method, mode]:.2f}" for mode in ("eager", "function", "fit_xla")]
+        quoted = [line for line in guide.splitlines() if line.startswith(f"| {label} |")]
+        assert quoted and all(t in quoted[0] for t in times), (quoted, times)
