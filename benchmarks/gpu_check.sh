@@ -6,6 +6,8 @@
 # MLP (8192 x 256 activations, 8 segments of 8) of benchmarks/memory_vs_depth.py, in eager mode,
 # tf.function and model.fit(jit_compile=True). Usage, from the repository root on a GPU machine:
 #     bash benchmarks/gpu_check.sh            # prints one JSON line per run and a ratio table
+# The models and training steps are measure.py's (checkpointed_layers, training_step). On a CPU,
+# GPU_CHECK_DRY_RUN=1 GPU_CHECK_DEPTH=8 GPU_CHECK_BATCH=64 runs everything but the memory readings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -13,49 +15,31 @@ if [ -x .venv/bin/python ]; then PY=.venv/bin/python; fi
 "$PY" - <<'PYEOF'
 import json, os, subprocess, sys
 CHILD = r'''
-import json, sys, time
+import json, os, sys, time
+sys.path.insert(0, "benchmarks")
 import keras, tensorflow as tf
-import swiftdiff as sd
+from measure import checkpointed_layers, training_step
 method, mode = sys.argv[1], sys.argv[2]
-assert tf.config.list_physical_devices("GPU"), "no GPU visible to TensorFlow"
+dry_run = os.environ.get("GPU_CHECK_DRY_RUN") == "1"  # on a CPU: everything but the memory readings
+assert dry_run or tf.config.list_physical_devices("GPU"), "no GPU visible to TensorFlow"
+depth = int(os.environ.get("GPU_CHECK_DEPTH", 64))
+batch, width = int(os.environ.get("GPU_CHECK_BATCH", 8192)), 256
 keras.utils.set_random_seed(0)
-depth, width, batch = 64, 256, 8192
-layers = [keras.layers.Dense(width, activation="tanh", use_bias=False) for _ in range(depth)]
-if method == "plain":
-    body = layers
-elif method == "recompute_grad":
-    class RG(keras.layers.Layer):
-        def __init__(self, block): super().__init__(); self.block = block
-        def call(self, x): return tf.recompute_grad(lambda h: self.block(h))(x)
-    body = [RG(keras.Sequential(layers[i:i + 8])) for i in range(0, depth, 8)]
-else:
-    body = [sd.checkpointed_sequential(layers, segments=8)]
+body = checkpointed_layers(
+    method, lambda: [keras.layers.Dense(width, activation="tanh", use_bias=False) for _ in range(depth)],
+    segments=8)
 model = keras.Sequential([keras.Input((width,)), *body])
-x = tf.random.normal([batch, width]); y = tf.zeros([batch, width])
-opt = keras.optimizers.SGD(1e-3)
-if mode == "fit_xla":
-    model.compile(optimizer=opt, loss="mse", jit_compile=True)
-    data = tf.data.Dataset.from_tensors((x, y)).repeat()
-    step = lambda: model.fit(data, epochs=1, steps_per_epoch=1, verbose=0)
-else:
-    def train():
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
-        g = tape.gradient(loss, model.trainable_variables)
-        opt.apply_gradients(zip(g, model.trainable_variables))
-        return loss
-    run = tf.function(train) if mode == "function" else train
-    step = lambda: float(run())
+step = training_step(model, mode, tf.random.normal([batch, width]), tf.zeros([batch, width]))
 step()
-tf.config.experimental.reset_memory_stats("GPU:0")
-base = tf.config.experimental.get_memory_info("GPU:0")["current"]
+memory = (lambda key: 0) if dry_run else (lambda key: tf.config.experimental.get_memory_info("GPU:0")[key])
+if not dry_run:
+    tf.config.experimental.reset_memory_stats("GPU:0")
+base = memory("current")
 start = time.perf_counter()
 for _ in range(3):
     step()
 elapsed = (time.perf_counter() - start) / 3
-print(json.dumps({"method": method, "mode": mode,
-                  "growth": tf.config.experimental.get_memory_info("GPU:0")["peak"] - base,
-                  "step_s": elapsed}))
+print(json.dumps({"method": method, "mode": mode, "growth": memory("peak") - base, "step_s": elapsed}))
 '''
 results = {}
 for mode in ("eager", "function", "fit_xla"):
