@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -78,6 +79,17 @@ def run_child(script: str, args: list, timeout: float = 1800, env: dict = CHILD_
         last = (errors or done.stderr.strip().splitlines() or ["failed"])[-1]
         return {"error": last[:200]}
     return json.loads(lines[-1])
+
+
+def error_summary(error: BaseException) -> str:
+    """One informative line for an exception: Keras wraps the cause in "Exception encountered when
+    calling X.call()." and tf.function in "in user code:", so the first line alone says nothing."""
+    lines = [line.strip() for line in re.sub(r"\x1b\[[0-9;]*m", "", str(error)).splitlines()]
+    lines = [line for line in lines if line]
+    for index, line in enumerate(lines[:-1]):
+        if "Exception encountered when calling" in line:
+            return f"{type(error).__name__}: {lines[index + 1]}"[:200]
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"[:200]
 
 
 def checkpointed_layers(method: str, make_layers, segments: int) -> list:

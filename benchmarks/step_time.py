@@ -34,7 +34,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-METHODS = ["plain", "recompute_grad", "activation_discarding", "checkpointed_sequential"]
+METHODS = ["plain", "recompute_grad", "remat_scope", "activation_discarding", "checkpointed_sequential"]
 MODES = ["eager", "function", "fit_xla"]
 
 
@@ -42,19 +42,25 @@ def child(mode, depth, batch, width, rounds):
     import keras
     import tensorflow as tf
 
-    from measure import checkpointed_layers, training_step
+    from measure import checkpointed_layers, error_summary, training_step
 
     x = tf.random.normal([batch, width])
     y = tf.zeros([batch, width])
-    steps, plain = {}, None
+    steps, errors, plain = {}, {}, None
     for method in METHODS:
         keras.utils.set_random_seed(0)
-        body = checkpointed_layers(
-            method, lambda: [keras.layers.Dense(width, activation="tanh", use_bias=False) for _ in range(depth)],
-            segments=max(1, round(math.sqrt(depth))))
-        model = keras.Sequential([keras.Input((width,)), *body])
+        try:
+            body = checkpointed_layers(
+                method, lambda: [keras.layers.Dense(width, activation="tanh", use_bias=False) for _ in range(depth)],
+                segments=max(1, round(math.sqrt(depth))))
+            model = keras.Sequential([keras.Input((width,)), *body])
+            step = training_step(model, mode, x, y, through_fit=False)
+            step()  # warm up: trace and compile first
+        except Exception as error:  # keras.RematScope raises in tf.function and fit: record it
+            errors[method] = error_summary(error)
+            continue
         plain = plain or model
-        steps[method] = training_step(model, mode, x, y, through_fit=False)
+        steps[method] = step
 
     def forward():
         return tf.reduce_mean(tf.square(plain(x, training=True) - y))
@@ -62,8 +68,7 @@ def child(mode, depth, batch, width, rounds):
     if mode != "eager":
         forward = tf.function(forward, jit_compile=(mode == "fit_xla"))
     steps["forward"] = lambda: float(forward())
-    for step in steps.values():  # warm up: trace and compile everything first
-        step()
+    steps["forward"]()
     times = {method: [] for method in steps}
     for _ in range(rounds):
         for method, step in steps.items():
@@ -71,7 +76,7 @@ def child(mode, depth, batch, width, rounds):
             step()
             times[method].append(time.perf_counter() - start)
     print(json.dumps({"median": {method: statistics.median(values) for method, values in times.items()},
-                      "min": {method: min(values) for method, values in times.items()}}))
+                      "min": {method: min(values) for method, values in times.items()}, "errors": errors}))
 
 
 FIELDS = ["depth", "mode", "method", "step_s", "time_ratio", "time_ratio_min", "forward_fraction", "bound",
@@ -82,8 +87,10 @@ def bound(method: str, forward_fraction: float, segments: int) -> float:
     """The step-time ratio of recomputing ``method``'s segments once more, from the measured f."""
     if method == "plain":
         return 1.0
+    if method == "remat_scope":  # keeps every activation in eager mode (memory_vs_depth: 1.00 of plain)
+        return ""
     recomputed = (segments - 1) / segments if method == "checkpointed_sequential" else 1.0
-    return 1 + forward_fraction * recomputed
+    return round(1 + forward_fraction * recomputed, 3)
 
 
 def main():
@@ -113,8 +120,9 @@ def main():
                                    env=TIMING_ENV if args.env == "default" else CHILD_ENV)
                 for method in METHODS:
                     row = {"depth": depth, "mode": mode, "method": method, "env": args.env}
-                    if "error" in result:
-                        rows.append({**row, "error": result["error"]})
+                    error = result.get("error") or result.get("errors", {}).get(method)
+                    if error:
+                        rows.append({**row, "error": error})
                         continue
                     median, fastest = result["median"], result["min"]
                     fraction = median["forward"] / median["plain"]
@@ -122,7 +130,7 @@ def main():
                                  "time_ratio": round(median[method] / median["plain"], 3),
                                  "time_ratio_min": round(fastest[method] / fastest["plain"], 3),
                                  "forward_fraction": round(fraction, 3),
-                                 "bound": round(bound(method, fraction, segments), 3), "error": ""})
+                                 "bound": bound(method, fraction, segments), "error": ""})
                     print(rows[-1], flush=True)
         rows.sort(key=lambda r: (int(r["depth"]), MODES.index(r["mode"]), METHODS.index(r["method"])))
         with open(args.out + ".csv", "w", newline="") as handle:
@@ -140,14 +148,14 @@ def plot(rows, out):
     fig, axes = plt.subplots(1, len(modes), figsize=(5 * len(modes), 4), squeeze=False, sharey=True)
     for axis, mode in zip(axes[0], modes):
         for index, method in enumerate(METHODS[1:], start=1):
-            found = sorted((int(r["depth"]), float(r["time_ratio"]), float(r["bound"])) for r in rows
+            found = sorted((int(r["depth"]), float(r["time_ratio"]), r["bound"]) for r in rows
                            if r["mode"] == mode and r["method"] == method and r.get("time_ratio"))
             if not found:
                 continue
             depths, ratios, bounds = zip(*found)
             axis.plot(depths, ratios, marker="o", color=f"C{index}", label=method)
-            if method != "recompute_grad":  # the same bound as activation_discarding
-                axis.plot(depths, bounds, linestyle=":", color=f"C{index}",
+            if method in ("activation_discarding", "checkpointed_sequential"):  # recompute_grad: as the first
+                axis.plot(depths, [float(b) for b in bounds], linestyle=":", color=f"C{index}",
                           label=f"1 + f·(share recomputed), {method}")
         axis.axhline(1.35, color="grey", linestyle="--", linewidth=0.8, label="target 1.35")
         axis.axhline(1.0, color="black", linewidth=0.8)
