@@ -59,7 +59,8 @@ def child(mode, depth, batch, width, rounds):
         except Exception as error:  # keras.RematScope raises in tf.function and fit: record it
             errors[method] = error_summary(error)
             continue
-        plain = plain or model
+        if method == "plain":
+            plain = model
         steps[method] = step
 
     def forward():
@@ -83,8 +84,9 @@ FIELDS = ["depth", "mode", "method", "step_s", "time_ratio", "time_ratio_min", "
           "env", "error"]
 
 
-def bound(method: str, forward_fraction: float, segments: int) -> float:
-    """The step-time ratio of recomputing ``method``'s segments once more, from the measured f."""
+def bound(method: str, forward_fraction: float, segments: int) -> float | str:
+    """The step-time ratio of recomputing ``method``'s segments once more, from the measured f
+    ("" where there is none to compare with)."""
     if method == "plain":
         return 1.0
     if method == "remat_scope":  # keeps every activation in eager mode (memory_vs_depth: 1.00 of plain)
