@@ -34,3 +34,20 @@ def test_checkpointing_discards_activations(mode):
     # plain keeps 36 activations of 4 MiB: its growth must be visible for the ratio to mean anything
     assert figures["plain"] > 100 * 2 ** 20, figures
     assert ratio < 0.6, f"{mode}: checkpointed/plain peak memory growth = {ratio:.2f} ({figures})"
+
+
+@pytest.mark.subprocess
+def test_checkpointed_sequential_keeps_its_last_segment_for_free_in_eager_mode():
+    """Backprop needs the last segment's activations first, so keeping them (the default) must cost
+    no more peak memory than recomputing them (measured 0.279 vs 0.282 of plain at 64 layers)."""
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="131072", TF_ENABLE_ONEDNN_OPTS="0",
+               TF_CPP_MIN_LOG_LEVEL="3")
+    figures = {}
+    for method in ("keras_plain", "keras_all", "keras_keep_last"):  # one at a time: 2 cores
+        done = subprocess.run([sys.executable, str(CHILD), "eager", method], env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        figures[method] = json.loads(done.stdout.strip().splitlines()[-1])["growth"]
+    assert figures["keras_plain"] > 100 * 2 ** 20, figures
+    assert figures["keras_keep_last"] / figures["keras_plain"] < 0.6, figures
+    assert figures["keras_keep_last"] <= 1.1 * figures["keras_all"], figures

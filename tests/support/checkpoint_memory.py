@@ -1,7 +1,9 @@
 """Child process: peak resident-memory growth of a checkpointed vs a plain tanh MLP.
 
 Usage: python checkpoint_memory.py MODE METHOD [LAYERS SEGMENTS BATCH WIDTH]
-MODE is eager, function or xla; METHOD is checkpointed or plain. Prints one JSON line
+MODE is eager, function or xla; METHOD is checkpointed or plain (tf.Variables and
+sd.with_recomputation_in_pullbacks), or keras_plain, keras_all or keras_keep_last (Keras Dense
+layers; sd.checkpointed_sequential with keep_last_segment=False / True). Prints one JSON line
 {"growth": bytes}: the peak resident memory during three training steps minus the resident memory
 before them, after one warm-up step (so tracing and XLA compilation are not counted).
 
@@ -67,7 +69,22 @@ def main():
             return run
         return tf.function(run, jit_compile=(mode == "xla"))
 
-    run = step(checkpointed_loss if method == "checkpointed" else plain_loss)
+    if method.startswith("keras_"):
+        import keras
+
+        dense = [keras.layers.Dense(width, activation="tanh", use_bias=False) for _ in range(layers)]
+        stack = (dense if method == "keras_plain" else
+                 [sd.checkpointed_sequential(dense, segments=segments,
+                                             keep_last_segment=(method == "keras_keep_last"))])
+        model = keras.Sequential([keras.Input((width,)), *stack])
+        weights = model.trainable_variables
+
+        def keras_loss(x):
+            return tf.reduce_sum(model(x))
+
+        run = step(keras_loss)
+    else:
+        run = step(checkpointed_loss if method == "checkpointed" else plain_loss)
     float(run(x))
     base = reset_peak()
     for _ in range(3):
