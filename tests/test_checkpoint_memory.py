@@ -15,14 +15,16 @@ from pathlib import Path
 import pytest
 
 CHILD = Path(__file__).parent / "support" / "checkpoint_memory.py"
+sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+from measure import CHILD_ENV  # noqa: E402  (the benchmarks' memory settings, explained there)
+
+ENV = dict(os.environ, **CHILD_ENV)
 
 
 @pytest.mark.subprocess
 @pytest.mark.parametrize("mode", ["eager", "function", "xla"])
 def test_checkpointing_discards_activations(mode):
-    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="131072", TF_ENABLE_ONEDNN_OPTS="0",
-               TF_CPP_MIN_LOG_LEVEL="3")
-    children = {method: subprocess.Popen([sys.executable, str(CHILD), mode, method], env=env,
+    children = {method: subprocess.Popen([sys.executable, str(CHILD), mode, method], env=ENV,
                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                 for method in ("checkpointed", "plain")}  # separate processes, run side by side
     figures = {}
@@ -40,11 +42,9 @@ def test_checkpointing_discards_activations(mode):
 def test_checkpointed_sequential_keeps_its_last_segment_for_free_in_eager_mode():
     """Backprop needs the last segment's activations first, so keeping them (the default) must cost
     no more peak memory than recomputing them (measured 0.279 vs 0.282 of plain at 64 layers)."""
-    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="131072", TF_ENABLE_ONEDNN_OPTS="0",
-               TF_CPP_MIN_LOG_LEVEL="3")
     figures = {}
     for method in ("keras_plain", "keras_all", "keras_keep_last"):  # one at a time: 2 cores
-        done = subprocess.run([sys.executable, str(CHILD), "eager", method], env=env,
+        done = subprocess.run([sys.executable, str(CHILD), "eager", method], env=ENV,
                               capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr[-2000:]
         figures[method] = json.loads(done.stdout.strip().splitlines()[-1])["growth"]
