@@ -20,6 +20,10 @@ if _keras.backend.backend() != "tensorflow":
         f"{_keras.backend.backend()!r} (see ~/.keras/keras.json). Set KERAS_BACKEND=tensorflow "
         f"before importing swiftdiff.")
 
+from . import _platform_internals  # noqa: E402
+
+_platform_internals.verify()  # an ImportError naming the versions if a Keras/TF internal changed
+
 from . import models  # noqa: E402
 from .activation_discarding import ActivationDiscarding, checkpointed_sequential  # noqa: E402
 from .activations import identity, relu, sigmoid, softmax, tanh  # noqa: E402

@@ -9,6 +9,9 @@ need three pieces of it:
   mode only, so forward mode must not install them);
 * which registered functions are currently computing their own derivative (a derivative that calls
   the function it differentiates must reach the original, not recurse into itself);
+* the name of the operator the user called (``sd.gradient``), for messages: operators composed
+  inside it (``gradient`` is ``value_with_gradient``'s gradient) keep the outer name, and a user
+  function it runs starts afresh (an operator nested in it names itself);
 * the last ``with_derivative`` token, which chains hooks so that they run in reverse order of
   creation, as Swift's pullbacks do (TensorFlow's tape would otherwise visit them breadth-first).
 
@@ -51,12 +54,37 @@ class differentiating:
         self._forward = forward
 
     def __enter__(self):
-        self._previous = (getattr(_state, "hooks_enabled", True), getattr(_state, "hook_token", None))
+        self._previous = (getattr(_state, "hooks_enabled", True), getattr(_state, "hook_token", None),
+                          getattr(_state, "operator", None))
         _state.hooks_enabled = not self._forward
         _state.hook_token = None
+        _state.operator = None
 
     def __exit__(self, *exc):
-        _state.hooks_enabled, _state.hook_token = self._previous
+        _state.hooks_enabled, _state.hook_token, _state.operator = self._previous
+        return False
+
+
+def operator_name(default: str = "sd") -> str:
+    """The public operator being run (for messages)."""
+    return getattr(_state, "operator", None) or default
+
+
+class naming:
+    """Names the public operator being run, unless an outer one (composing it) already did."""
+
+    __slots__ = ("_name", "_previous")
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __enter__(self):
+        self._previous = getattr(_state, "operator", None)
+        if self._previous is None:
+            _state.operator = self._name
+
+    def __exit__(self, *exc):
+        _state.operator = self._previous
         return False
 
 

@@ -1,77 +1,219 @@
-"""The one place where a user-supplied VJP becomes a TensorFlow gradient (``tf.custom_gradient``).
+"""The one place where a derivative written in Python becomes a TensorFlow gradient.
 
-``differentiable_function``, ``@derivative(of=)`` and checkpointing all end here. What this adds
-to ``tf.custom_gradient``: points may be nests, variables and Keras layers (their trainable
-variables are wired through ``custom_gradient``'s ``variables``), non-differentiable arguments
-(ints, strings, ``wrt=`` exclusions) pass through untouched, keyword arguments never reach
-``custom_gradient`` (which rejects them in graph mode), and whatever the user's pullback returns is
-checked against the arguments so that a wrong tangent is reported in the user's terms.
+Two layers:
+
+* ``custom_gradient_call(forward, inputs)``, the core, on ``tf.custom_gradient``: ``forward(inputs)``
+  returns ``(value, backward)`` and ``backward(cotangents, variables)`` returns the gradients of the
+  inputs and of the variables the forward pass read. Cotangents reach ``backward`` dense (never
+  ``tf.IndexedSlices``). ``record_forward=False`` hides the forward computation from outer tapes
+  (checkpointing: only the recomputation is recorded, so higher-order derivatives stay correct).
+  Checkpointing and ``with_derivative`` use it directly.
+* ``call_with_vjp(vjp, call, name=)``, the adapter for derivatives users write
+  (``@derivative(of=)``, ``differentiable_function``): splits ``vjp``'s ``(value, pullback)`` and
+  checks what the pullback returns against the arguments, in the user's terms.
+
+``BoundCall`` decides, with one rule, which arguments have a tangent slot: arguments are bound to
+the function's signature with defaults applied, and a parameter has a slot when its value holds a
+floating leaf (a tensor, a Python float, a variable, a layer) and ``wrt=`` does not exclude it.
+Keyword arguments never reach ``tf.custom_gradient`` (which rejects them in graph mode): every
+floating leaf travels as a positional tensor input and the call is rebuilt around it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
+from typing import Any, Callable
 
-import keras
 import tensorflow as tf
 
 from . import _nest
-from ._points import conform, convert_floating, describe, is_floating, underlying_variable
 from ._platform_internals import stop_recording
-from .tangent_vector import TangentVector
-
-_STATIC, _TENSOR, _VARIABLE, _LAYER = "static", "tensor", "variable", "layer"
-
-
-def _classify(leaf):
-    if isinstance(leaf, keras.layers.Layer):
-        return _LAYER
-    if isinstance(leaf, (tf.Variable, keras.Variable)):
-        return _VARIABLE if is_floating(leaf.dtype) else _STATIC
-    if isinstance(leaf, (tf.Tensor, float)) or (hasattr(leaf, "dtype") and hasattr(leaf, "shape")):
-        dtype = getattr(leaf, "dtype", tf.float32)
-        try:
-            return _TENSOR if is_floating(dtype) else _STATIC
-        except TypeError:
-            return _STATIC
-    return _STATIC
+from ._values import (
+    LAYER,
+    STATIC,
+    TENSOR,
+    VARIABLE,
+    classify,
+    conform,
+    convert_floating,
+    densify,
+    describe,
+    variable_key,
+)
 
 
-class _Arguments:
-    """The arguments of one call, split into tensor inputs and everything that passes through."""
+def custom_gradient_call(forward: Callable, inputs: list, *, record_forward: bool = True):
+    """Runs ``forward(inputs) -> (value, backward)`` with ``backward`` as the derivative; returns ``value``."""
+    structure: dict = {}
 
-    def __init__(self, args: tuple, differentiable: set):
-        self.args = args
-        self.differentiable = differentiable
-        self.kinds: list = []
-        self.inputs: list = []
-        for index, arg in enumerate(args):
-            if index not in differentiable:
-                self.kinds.append(None)
-                continue
-            kinds = []
-            for leaf in _nest.flatten(arg):
-                kind = _classify(leaf)
-                kinds.append(kind)
-                if kind == _TENSOR:
-                    self.inputs.append(tf.convert_to_tensor(leaf))
-            self.kinds.append(kinds)
+    @tf.custom_gradient
+    def operation(*inputs):
+        with contextlib.nullcontext() if record_forward else stop_recording():
+            value, backward = forward(list(inputs))
+        flat_value = [tf.convert_to_tensor(leaf) for leaf in _nest.flatten(value)]
+        structure["value"] = value
 
-    def rebuild(self, inputs) -> tuple:
-        """The arguments with their tensor leaves replaced by ``inputs``."""
+        def gradient(*cotangents, variables=None):
+            dense = [tf.zeros_like(output) if cotangent is None else densify(cotangent)
+                     for cotangent, output in zip(cotangents, flat_value, strict=True)]
+            input_grads, variable_grads = backward(dense, list(variables or []))
+            return list(input_grads) if variables is None else (list(input_grads), list(variable_grads))
+
+        return (flat_value[0] if len(flat_value) == 1 else flat_value), gradient
+
+    outputs = operation(*inputs)
+    outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+    return _nest.pack_like(structure["value"], outputs)
+
+
+class _Entry:
+    """One argument of a call: its label, where it goes back, its value and its leaves' kinds."""
+
+    __slots__ = ("label", "key", "value", "kinds", "slot")
+
+    def __init__(self, label: str, key: tuple, value: Any, slot_allowed: bool):
+        self.label, self.key, self.value = label, key, value
+        self.kinds = [classify(leaf) for leaf in _nest.flatten(value)]
+        self.slot = slot_allowed and any(kind != STATIC for kind in self.kinds)
+
+
+class BoundCall:
+    """The arguments of one call of a differentiable function, bound to its signature.
+
+    ``inputs`` are the floating tensor leaves of the arguments that have a tangent slot, in
+    signature order; ``rebuild(inputs)`` returns ``(args, kwargs)`` with those leaves replaced.
+    """
+
+    def __init__(self, signature: inspect.Signature | None, args: tuple, kwargs: dict,
+                 wrt: frozenset | None = None):
+        self._signature = signature
+        self._arguments = None
+        entries = []
+        if signature is not None:
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            self._arguments = dict(bound.arguments)
+            position = 0
+            for name, value in bound.arguments.items():
+                kind = signature.parameters[name].kind
+                if kind == inspect.Parameter.VAR_POSITIONAL:
+                    for index, item in enumerate(value):
+                        entries.append(_Entry(f"argument #{position}", ("var", name, index), item,
+                                              wrt is None or position in wrt))
+                        position += 1
+                elif kind == inspect.Parameter.VAR_KEYWORD:
+                    for key, item in value.items():
+                        entries.append(_Entry(f"argument {key!r}", ("kw", name, key), item,
+                                              wrt is None or key in wrt))
+                elif kind == inspect.Parameter.KEYWORD_ONLY:
+                    entries.append(_Entry(f"argument {name!r}", ("arg", name), value,
+                                          wrt is None or name in wrt))
+                else:
+                    entries.append(_Entry(f"argument {name!r}", ("arg", name), value,
+                                          wrt is None or name in wrt or position in wrt))
+                    position += 1
+        else:
+            entries = [_Entry(f"argument #{index}", ("pos", index), value, wrt is None or index in wrt)
+                       for index, value in enumerate(args)]
+            entries += [_Entry(f"argument {key!r}", ("key", key), value, wrt is None or key in wrt)
+                        for key, value in kwargs.items()]
+        self.entries = entries
+        self.slots = [entry for entry in entries if entry.slot]
+        self.inputs = [tf.convert_to_tensor(leaf)
+                       for entry in self.slots
+                       for leaf, kind in zip(_nest.flatten(entry.value), entry.kinds, strict=True)
+                       if kind == TENSOR]
+
+    def rebuild(self, inputs: list) -> tuple[tuple, dict]:
+        """``(args, kwargs)`` of the call with the slots' tensor leaves replaced by ``inputs``."""
         iterator = iter(inputs)
-        rebuilt = []
-        for arg, kinds in zip(self.args, self.kinds):
-            if kinds is None:
-                rebuilt.append(arg)
+        values = {}
+        for entry in self.slots:
+            leaves = [next(iterator) if kind == TENSOR else leaf
+                      for leaf, kind in zip(_nest.flatten(entry.value), entry.kinds, strict=True)]
+            values[entry.key] = _nest.pack_like(entry.value, leaves)
+        if self._signature is None:
+            args = tuple(values.get(entry.key, entry.value) for entry in self.entries if entry.key[0] == "pos")
+            kwargs = {entry.key[1]: values.get(entry.key, entry.value)
+                      for entry in self.entries if entry.key[0] == "key"}
+            return args, kwargs
+        arguments = dict(self._arguments)
+        for entry in self.entries:
+            if entry.key not in values:
                 continue
-            leaves = [next(iterator) if kind == _TENSOR else leaf
-                      for leaf, kind in zip(_nest.flatten(arg), kinds)]
-            rebuilt.append(_nest.pack_like(arg, leaves))
-        return tuple(rebuilt)
+            value = values[entry.key]
+            if entry.key[0] == "arg":
+                arguments[entry.key[1]] = value
+            elif entry.key[0] == "var":
+                items = list(arguments[entry.key[1]])
+                items[entry.key[2]] = value
+                arguments[entry.key[1]] = tuple(items)
+            else:
+                arguments[entry.key[1]] = {**arguments[entry.key[1]], entry.key[2]: value}
+        bound = inspect.BoundArguments(self._signature, arguments)  # type: ignore[arg-type]
+        return bound.args, bound.kwargs
+
+    def check_tangents(self, tangents, name: str) -> tuple[list, dict]:
+        """The user's tangents, one per slot, as input gradients and ``{variable key: gradient}``."""
+        slots = self.slots
+        labels = ", ".join(entry.label for entry in slots) or "none"
+        if len(slots) == 1:
+            if isinstance(tangents, (tuple, list)) and not _nest.is_container(slots[0].value):
+                raise ValueError(f"{name}: the pullback returned {len(tangents)} tangents but the function has "
+                                 f"1 differentiable argument ({labels}); return its tangent bare")
+            tangents = (tangents,)
+        elif not isinstance(tangents, (tuple, list)) or len(tangents) != len(slots):
+            count = len(tangents) if isinstance(tangents, (tuple, list)) else 1
+            raise ValueError(f"{name}: the pullback returned {count} tangent(s) but the function has "
+                             f"{len(slots)} differentiable arguments ({labels}); return one tangent per "
+                             f"argument, in order")
+        input_grads: list = []
+        variable_grads: dict = {}
+        for entry, tangent in zip(slots, tangents, strict=True):
+            paths_and_leaves = list(_nest.flatten_with_paths(entry.value))
+            if tangent is None:
+                grads = [None] * len(paths_and_leaves)
+            elif not _nest.is_container(entry.value):
+                grads = [tangent]
+            else:
+                try:
+                    grads = _nest.flatten_up_to(entry.value, tangent)
+                except ValueError as error:
+                    raise ValueError(f"{name}: the tangent for {entry.label}: {error}") from None
+            for (path, leaf), kind, grad in zip(paths_and_leaves, entry.kinds, grads, strict=True):
+                what = f"the tangent for {entry.label}{path}"
+                if kind == STATIC:
+                    continue
+                if kind == LAYER:
+                    if grad is None:
+                        continue
+                    if getattr(grad, "layer", None) is not leaf or not hasattr(grad, "__tf_flatten__"):
+                        raise TypeError(f"{name}: {what} (a {type(leaf).__name__} layer) must be its "
+                                        f"TangentVector, got {describe(grad)}")
+                    for variable, value in zip(leaf.trainable_variables, grad, strict=True):
+                        variable_grads[variable_key(variable)] = value
+                    continue
+                reference = leaf if kind == VARIABLE else tf.convert_to_tensor(leaf)
+                checked = None if grad is None else conform(grad, reference.dtype, reference.shape, what,
+                                                            "the argument", name)
+                if kind == VARIABLE:
+                    variable_grads[variable_key(leaf)] = checked
+                else:
+                    input_grads.append(checked)
+        return input_grads, variable_grads
 
 
-def _split_vjp_result(result, name: str):
+def signature_of(function) -> inspect.Signature | None:
+    """``function``'s signature, or None when Python cannot tell (some builtins)."""
+    try:
+        return inspect.signature(function)
+    except (TypeError, ValueError):
+        return None
+
+
+def split_vjp_result(result, name: str):
+    """``(value, pullback)`` from what a user's VJP returned, checked."""
     if not (isinstance(result, tuple) and len(result) == 2 and callable(result[1])):
         raise TypeError(f"{name} must return (value, pullback) with a callable pullback, "
                         f"got {describe(result)}")
@@ -80,93 +222,19 @@ def _split_vjp_result(result, name: str):
     return value, pullback
 
 
-def _check_tangents(tangents, arguments: _Arguments, names: list, name: str):
-    """Splits the user's tangents into input gradients and ``{variable id: gradient}``."""
-    positions = sorted(arguments.differentiable)
-    if (len(positions) == 1 and isinstance(tangents, (tuple, list))
-            and not _nest.is_container(arguments.args[positions[0]])):
-        raise ValueError(f"{name}: the pullback returned {len(tangents)} tangents but the function has "
-                         f"1 differentiable argument; return its tangent bare")
-    if len(positions) == 1:
-        tangents = (tangents,)
-    elif not isinstance(tangents, (tuple, list)) or len(tangents) != len(positions):
-        count = len(tangents) if isinstance(tangents, (tuple, list)) else 1
-        raise ValueError(f"{name}: the pullback returned {count} tangent(s) but the function has "
-                         f"{len(positions)} differentiable arguments; return one tangent per argument, "
-                         f"in order")
-    input_grads, variable_grads = [], {}
-    for position, tangent in zip(positions, tangents):
-        arg, kinds, what = arguments.args[position], arguments.kinds[position], names[position]
-        arg_leaves = _nest.flatten(arg)
-        if tangent is None:
-            tangent_leaves = [None] * len(arg_leaves)
-        elif len(arg_leaves) == 1 and not _nest.is_container(arg):
-            tangent_leaves = [tangent]
-        else:
-            tangent_leaves = _nest.flatten(tangent)
-            if len(tangent_leaves) != len(arg_leaves):
-                raise ValueError(f"{name}: the tangent for {what} has {len(tangent_leaves)} components "
-                                 f"but the argument has {len(arg_leaves)}")
-        for leaf, kind, grad in zip(arg_leaves, kinds, tangent_leaves):
-            if kind == _STATIC:
-                continue
-            if kind == _LAYER:
-                if grad is None:
-                    continue
-                if not isinstance(grad, TangentVector) or grad.layer is not leaf:
-                    raise TypeError(f"{name}: the tangent for {what} (a {type(leaf).__name__} layer) "
-                                    f"must be its TangentVector, got {describe(grad)}")
-                for variable, value in zip(leaf.trainable_variables, grad):
-                    variable_grads[id(underlying_variable(variable))] = value
-                continue
-            reference = leaf if kind == _VARIABLE else tf.convert_to_tensor(leaf)
-            checked = None if grad is None else conform(grad, reference.dtype, reference.shape,
-                                                        f"the tangent for {what}", "the argument", name)
-            if kind == _VARIABLE:
-                variable_grads[id(underlying_variable(leaf))] = checked
-            else:
-                input_grads.append(checked)
-    return input_grads, variable_grads
+def call_with_vjp(vjp: Callable, call: BoundCall, *, name: str):
+    """Calls ``vjp(*args, **kwargs) -> (value, pullback)`` and returns ``value`` with ``pullback``
+    as its derivative; what the pullback returns is checked against the call's tangent slots."""
 
+    def forward(inputs):
+        args, kwargs = call.rebuild(inputs)
+        value, pullback = split_vjp_result(vjp(*args, **kwargs), name)
 
-def call_with_vjp(vjp, args: tuple, *, name: str, names: list, differentiable: set,
-                  record_forward: bool = True, raw: bool = False):
-    """Calls ``vjp(*args) -> (value, pullback)`` and returns ``value`` with ``pullback`` as its derivative.
+        def backward(cotangents, variables):
+            tangents = pullback(_nest.pack_like(value, cotangents))
+            input_grads, by_variable = call.check_tangents(tangents, name)
+            return input_grads, [by_variable.get(variable_key(variable)) for variable in variables]
 
-    * ``differentiable``: positions of the arguments to differentiate (Swift's ``wrt:``).
-    * ``record_forward=False``: outer tapes do not record the forward computation (checkpointing;
-      only the pullback's recomputation is recorded, so higher-order derivatives stay correct).
-    * ``raw=True`` (internal): ``vjp(args, inputs, rebuild)`` returns ``(value, pullback)`` where
-      ``pullback(cotangents, variables)`` returns ``(input_gradients, variable_gradients)``.
-    """
-    arguments = _Arguments(args, differentiable)
-    structure = {}
+        return value, backward
 
-    @tf.custom_gradient
-    def operation(*inputs):
-        call_args = arguments.rebuild(inputs)
-        recording = contextlib.nullcontext() if record_forward else stop_recording()
-        with recording:
-            if raw:
-                value, pullback = vjp(call_args, list(inputs), arguments.rebuild)
-            else:
-                value, pullback = _split_vjp_result(vjp(*call_args), name)
-        flat_value = _nest.flatten(value)
-        structure["value"] = value
-
-        def gradient(*cotangents, variables=None):
-            if raw:
-                input_grads, variable_grads = pullback(list(cotangents), list(variables or []))
-            else:
-                input_grads, by_variable = _check_tangents(
-                    pullback(_nest.pack_like(value, list(cotangents))), arguments, names, name)
-                variable_grads = [by_variable.get(id(v)) for v in (variables or [])]
-            if variables is None:
-                return input_grads
-            return input_grads, variable_grads
-
-        return (flat_value[0] if len(flat_value) == 1 else flat_value), gradient
-
-    outputs = operation(*arguments.inputs)
-    outputs = [outputs] if not isinstance(outputs, (list, tuple)) else list(outputs)
-    return _nest.pack_like(structure["value"], outputs)
+    return custom_gradient_call(forward, call.inputs)

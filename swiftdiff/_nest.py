@@ -1,7 +1,9 @@
-"""Flattening of differentiable values: tuples, namedtuples, lists, dicts and dataclasses.
+"""Flattening of differentiable values: tuples, namedtuples, lists, dicts, dataclasses and
+``tf.nest`` custom nodes (``TangentVector``), with paths for messages.
 
 ``tf.nest`` covers all of these except dataclasses (which Swift users reach for as their
-``struct``s), so this small walker adds them; everything that is not a container is a leaf.
+``struct``s) and gives no paths for error messages, so this small walker adds both; everything that
+is not a container is a leaf.
 """
 
 from __future__ import annotations
@@ -18,8 +20,14 @@ def _is_dataclass_instance(value) -> bool:
     return dataclasses.is_dataclass(value) and not isinstance(value, type)
 
 
+def _is_custom_node(value) -> bool:
+    """A value implementing ``tf.nest``'s ``__tf_flatten__`` protocol (``TangentVector``)."""
+    return hasattr(type(value), "__tf_flatten__") and not isinstance(value, type)
+
+
 def is_container(value) -> bool:
-    return isinstance(value, (tuple, list, dict)) or _is_dataclass_instance(value)
+    return (isinstance(value, (tuple, list, dict)) or _is_dataclass_instance(value)
+            or _is_custom_node(value))
 
 
 def _children(value) -> list[tuple[str, Any]]:
@@ -29,6 +37,8 @@ def _children(value) -> list[tuple[str, Any]]:
         return [(f".{name}", getattr(value, name)) for name in value._fields]
     if isinstance(value, (tuple, list)):
         return [(f"[{index}]", item) for index, item in enumerate(value)]
+    if _is_custom_node(value):
+        return [(f"[{index}]", item) for index, item in enumerate(value.__tf_flatten__()[1])]
     return [(f".{field.name}", getattr(value, field.name)) for field in dataclasses.fields(value)]
 
 
@@ -42,6 +52,8 @@ def _rebuild(template, children: list) -> Any:
         return tuple(children)
     if isinstance(template, list):
         return list(children)
+    if _is_custom_node(template):
+        return type(template).__tf_unflatten__(template.__tf_flatten__()[0], tuple(children))
     fields = dataclasses.fields(template)
     values = {field.name: child for field, child in zip(fields, children)}
     init_values = {name: value for name, value in values.items()
@@ -83,3 +95,25 @@ def pack_like(template, leaves: list) -> Any:
 
 def map_leaves(function: Callable, value) -> Any:
     return pack_like(value, [function(leaf) for leaf in flatten(value)])
+
+
+def flatten_up_to(shallow, deep) -> list:
+    """The subtrees of ``deep`` at the leaves of ``shallow`` (a tangent against its argument's structure).
+
+    Containers are matched child by child in order; a ``ValueError`` says where they differ.
+    """
+    out: list = []
+    _flatten_up_to(shallow, deep, "", out)
+    return out
+
+
+def _flatten_up_to(shallow, deep, path: str, out: list) -> None:
+    if not is_container(shallow):
+        out.append(deep)
+        return
+    children = _children(shallow)
+    if not is_container(deep) or len(_children(deep)) != len(children):
+        count = len(_children(deep)) if is_container(deep) else 1
+        raise ValueError(f"{path or 'the value'} has {count} component(s) where {len(children)} were expected")
+    for (suffix, child), (_, other) in zip(children, _children(deep), strict=True):
+        _flatten_up_to(child, other, path + suffix, out)

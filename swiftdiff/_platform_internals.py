@@ -1,4 +1,4 @@
-"""The few TensorFlow and Keras internals swiftdiff needs, in one place.
+"""Every TensorFlow and Keras internal swiftdiff relies on, in one place, checked at import.
 
 Each is used because no public API does the job:
 
@@ -8,10 +8,28 @@ Each is used because no public API does the job:
   alive (measured: 0.92 of the plain model's memory instead of 0.3).
 * ``could_possibly_record``: tells a registered function whether any tape is active, so an
   undifferentiated call runs the original body exactly as written.
-* ``add_op_callback`` / ``remove_op_callback``: lets checkpointing notice op-seeded stateful random
-  ops, whose numbers cannot be replayed on recomputation, and warn.
+* ``add_op_callback`` / ``remove_op_callback``: let checkpointing see the random ops a body runs
+  (to replay ``tf.random.Generator`` draws and to warn about op-seeded ops it cannot replay).
+* ``function_definition``: the ``FunctionDef`` behind a function-call op, so checkpointing can tell
+  whether a compiled function called by a body draws random numbers it cannot replay.
+* ``keras_variable_handle``: the ``tf.Variable`` inside a ``keras.Variable`` (``_value``), which is
+  what a ``tf.GradientTape`` watches and what ``tf.custom_gradient`` hands to gradient functions.
+* ``get_stateless_scope`` and the behaviour of ``keras.StatelessScope``: an assignment inside the
+  scope is routed to ``add_update`` and seen through ``get_current_value``, the real variable is
+  untouched, and ``state_mapping`` maps variables to the values read inside the scope. Exact
+  recomputation (same dropout masks, BatchNorm statistics updated once) rests on it.
+
+``verify()`` runs once at import: if a TensorFlow or Keras release changed any of this, importing
+swiftdiff fails with an ``ImportError`` naming the versions and what changed, instead of
+checkpointing silently dropping state updates.
 """
 
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+from keras.src.backend.common.stateless_scope import get_stateless_scope  # noqa: F401 (re-export)
+from tensorflow.python.eager import context as _context
 from tensorflow.python.eager import record as _record
 from tensorflow.python.framework import op_callbacks as _op_callbacks
 
@@ -20,6 +38,63 @@ could_possibly_record = _record.could_possibly_record
 add_op_callback = _op_callbacks.add_op_callback
 remove_op_callback = _op_callbacks.remove_op_callback
 
-# Keras: the active ``keras.StatelessScope`` (Keras exports the class, not the accessor). Checkpointing
-# nests its own scopes inside a caller's (``stateless_call``) and must see the caller's values.
-from keras.src.backend.common.stateless_scope import get_stateless_scope  # noqa: E402, F401
+
+def function_definition(name: str, graph=None):
+    """The ``FunctionDef`` of a traced function by name, from the graph or the eager context (or None)."""
+    if graph is not None:
+        function = graph._get_function(name)  # noqa: SLF001
+        if function is not None:
+            return function.cached_definition if hasattr(function, "cached_definition") else function.definition
+    return _context.context().get_function_def(name)
+
+
+def keras_variable_handle(variable):
+    """The ``tf.Variable`` a ``keras.Variable`` wraps on the TensorFlow backend (None otherwise)."""
+    inner = getattr(variable, "_value", None)
+    return inner if isinstance(inner, tf.Variable) else None
+
+
+def _probe() -> list[str]:
+    """What no longer holds of the behaviour above (empty when everything is as assumed)."""
+    problems = []
+    variable = keras.Variable(1.0, trainable=False, name="swiftdiff_probe")
+    if keras_variable_handle(variable) is None:
+        problems.append("keras.Variable no longer wraps a tf.Variable in `_value`")
+    updates = []
+
+    class Recording(keras.StatelessScope):
+        def add_update(self, update):
+            updates.append(update)
+            super().add_update(update)
+
+    try:
+        with Recording(state_mapping=[(variable, tf.constant(5.0))]) as scope:
+            if get_stateless_scope() is not scope:
+                problems.append("get_stateless_scope() does not return the active StatelessScope")
+            seen = float(variable.value)
+            variable.assign(7.0)
+            current = scope.get_current_value(variable)
+        if seen != 5.0:
+            problems.append("StatelessScope(state_mapping=...) no longer substitutes a variable's value")
+        if not updates or updates[0][0] is not variable:
+            problems.append("an assignment inside a StatelessScope no longer calls add_update")
+        if current is None or float(current) != 7.0:
+            problems.append("StatelessScope.get_current_value no longer returns the scoped assignment")
+        if float(variable.numpy()) != 1.0:
+            problems.append("an assignment inside a StatelessScope now changes the real variable")
+    except Exception as error:  # any failure of the probe is a changed internal
+        problems.append(f"the StatelessScope probe failed: {type(error).__name__}: {error}")
+    for name in ("stop_recording", "could_possibly_record"):
+        if not callable(getattr(_record, name, None)):
+            problems.append(f"tensorflow.python.eager.record.{name} is gone")
+    return problems
+
+
+def verify() -> None:
+    """Raises ``ImportError`` when the internals above do not behave as swiftdiff assumes."""
+    problems = _probe()
+    if problems:
+        raise ImportError(
+            f"swiftdiff does not support TensorFlow {tf.__version__} with Keras {keras.__version__}: "
+            + "; ".join(problems) + ". Exact checkpointing depends on it; use the versions named in "
+            "the README (TensorFlow 2.21, Keras 3.15) or report this.")

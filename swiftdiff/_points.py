@@ -1,151 +1,33 @@
-"""Differentiation points: checking what users hand in and turning tape gradients into tangents.
+"""Differentiation points: what an operator's ``at=`` holds, and tape gradients turned into tangents.
 
 A point is a floating tensor-like value, a ``tf.Variable``/``keras.Variable``, a Keras layer
-(differentiated with respect to its trainable variables), or a nest of those.
+(differentiated with respect to its trainable variables), or a nest of those. Every point is its
+own value, as in Swift: the same tensor object passed twice is watched as two copies, so each gets
+its own tangent; the same variable or layer twice cannot be told apart from itself and is refused.
 """
 
 from __future__ import annotations
 
-import inspect
-import warnings
-
-import keras
-import numpy as np
 import tensorflow as tf
 
 from . import _nest
-from .diagnostics import ZeroDerivativeWarning
+from ._values import (
+    LAYER,
+    STATIC,
+    TENSOR,
+    LazyText,
+    classify,
+    convert_floating,
+    positional_names,
+    variable_handle,
+)
+from .diagnostics import ZeroDerivativeWarning, warn
 from .tangent_vector import TangentVector
-
-TENSOR, VARIABLE, LAYER, STATIC = "tensor", "variable", "layer", "static"
-
-
-def underlying_variable(variable):
-    """The ``tf.Variable`` a tape can watch (a ``keras.Variable`` wraps one)."""
-    if isinstance(variable, tf.Variable):
-        return variable
-    inner = getattr(variable, "_value", None)  # keras.Variable on the TensorFlow backend
-    if isinstance(inner, tf.Variable):
-        return inner
-    raise TypeError(f"not a variable: {variable!r}")
-
-
-def is_floating(dtype) -> bool:
-    dtype = tf.as_dtype(dtype)
-    return dtype.is_floating or dtype.is_complex
-
-
-def describe(value) -> str:
-    if isinstance(value, (bool, int, float, str)):
-        return f"{type(value).__name__} {value!r}"
-    dtype = getattr(value, "dtype", None)
-    if dtype is not None:
-        return f"{type(value).__name__} of dtype {getattr(dtype, 'name', dtype)}"
-    return type(value).__name__
-
-
-def convert_floating(value, what: str, operator: str):
-    """``value`` as a floating tensor, or a TypeError naming ``what``."""
-    if isinstance(value, tf.Tensor):
-        tensor = value
-    elif isinstance(value, (bool, np.bool_, str, bytes)) or value is None:
-        raise TypeError(f"{operator}: {what} is {describe(value)}, which is not differentiable "
-                        f"(expected a floating value); block it with sd.without_derivative")
-    elif isinstance(value, (int, np.integer)):
-        raise TypeError(f"{operator}: {what} is {describe(value)}, which is not differentiable; "
-                        f"pass a floating value such as {float(value)!r}")
-    else:
-        try:
-            tensor = tf.convert_to_tensor(value)
-        except (TypeError, ValueError):
-            raise TypeError(f"{operator}: {what} is {describe(value)}, which is not differentiable "
-                            f"(expected a floating tensor, a variable, a Keras layer or a nest of those)"
-                            ) from None
-    if not is_floating(tensor.dtype):
-        raise TypeError(f"{operator}: {what} has dtype {tensor.dtype.name}, which is not differentiable; "
-                        f"cast it to a floating dtype or block it with sd.without_derivative")
-    return tensor
-
-
-def _shape_text(shape) -> str:
-    shape = tf.TensorShape(shape)
-    return "unknown" if shape.rank is None else str(shape.as_list())
-
-
-def conform(value, dtype, shape, what, reference: str, operator: str):
-    """``value`` as a tensor of ``dtype`` whose shape fits ``shape``, or a short error.
-
-    The one check for everything users hand back to us — cotangents, tangents, what a registered
-    pullback or a ``with_derivative`` hook returns: a Python number is converted, a tensor of another
-    dtype is a TypeError (never a silent cast), a shape that does not fit is a ValueError.
-    """
-    if isinstance(value, TangentVector):
-        raise TypeError(f"{operator}: {what} is a TangentVector, expected a tensor")
-    given = getattr(value, "dtype", None)
-    if given is not None and not isinstance(value, (int, float)):
-        try:
-            given = tf.as_dtype(given)
-        except TypeError:
-            given = None
-        if given is not None and given != dtype:
-            raise TypeError(f"{operator}: {what} has dtype {given.name} but {reference} has dtype "
-                            f"{tf.as_dtype(dtype).name}")
-    try:
-        tensor = tf.convert_to_tensor(value, dtype=dtype)
-    except (TypeError, ValueError):
-        raise TypeError(f"{operator}: {what} is {describe(value)}, which cannot be a "
-                        f"{tf.as_dtype(dtype).name} tensor") from None
-    if not tensor.shape.is_compatible_with(shape):
-        raise ValueError(f"{operator}: {what} has shape {_shape_text(tensor.shape)} but {reference} "
-                         f"has shape {_shape_text(shape)}")
-    return tensor
-
-
-def parameter_names(function, count: int) -> list[str]:
-    """Names for the positional arguments of ``function`` (for messages)."""
-    try:
-        params = [p for p in inspect.signature(function).parameters.values()
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]
-    except (TypeError, ValueError):
-        params = []
-    names = []
-    for index in range(count):
-        if index < len(params) and params[index].kind != inspect.Parameter.VAR_POSITIONAL:
-            names.append(f"argument {params[index].name!r}")
-        else:
-            names.append(f"argument #{index}")
-    return names
-
-
-class LazyText:
-    """Text computed only when an error message is actually formatted (argument names cost a
-    signature inspection, which would otherwise be paid on every operator call)."""
-
-    __slots__ = ("_make",)
-
-    def __init__(self, make):
-        self._make = make
-
-    def __str__(self):
-        return str(self._make())
-
-    def __format__(self, spec):
-        return format(str(self), spec)
-
-
-def lazy_parameter_names(function, count: int) -> list:
-    """``parameter_names`` whose entries are computed on first use."""
-    cache = []
-
-    def names():
-        if not cache:
-            cache.extend(parameter_names(function, count))
-        return cache
-
-    return [LazyText(lambda index=index: names()[index]) for index in range(count)]
 
 
 class Leaf:
+    """One leaf of a point: its kind, path inside the point, value, and the tensors a tape watches."""
+
     __slots__ = ("kind", "path", "value", "sources")
 
     def __init__(self, kind, path, value, sources):
@@ -160,14 +42,15 @@ class Points:
         self._names = None
         self.templates = points
         self.leaves: list[list[Leaf]] = []
+        seen: dict = {}  # id of a watched tensor or variable -> where it appeared
         args = []
         for index, point in enumerate(points):
-            if isinstance(point, tf.Tensor) and is_floating(point.dtype):  # the common case, fast
+            if isinstance(point, tf.Tensor) and point.dtype.is_floating and id(point) not in seen:
+                seen[id(point)] = index  # the common case, fast: one fresh floating tensor
                 leaves = [Leaf(TENSOR, "", point, [point])]
                 args.append(point)
             else:
-                leaves = [self._leaf(path, value, LazyText(lambda i=index, path=path: f"{self.names[i]}{path}"),
-                                     operator)
+                leaves = [self._leaf(index, path, value, operator, seen)
                           for path, value in _nest.flatten_with_paths(point)]
                 args.append(_nest.pack_like(point, [leaf.value for leaf in leaves]))
             self.leaves.append(leaves)
@@ -178,42 +61,66 @@ class Points:
     def names(self) -> list:
         """``argument 'x'`` for each point (for messages; computed on first use)."""
         if self._names is None:
-            self._names = parameter_names(self._function, len(self.templates))
+            self._names = positional_names(self._function, len(self.templates))
         return self._names
 
-    @staticmethod
-    def _leaf(path, value, what, operator) -> Leaf:
-        if path and _is_non_differentiable(value):
-            # Inside a nest, discrete fields (a step count, a name) ride along like Swift's
-            # @noDerivative stored properties: passed through unchanged, tangent None.
-            return Leaf(STATIC, path, value, [])
-        if isinstance(value, keras.layers.Layer):
-            return Leaf(LAYER, path, value, [underlying_variable(v) for v in value.trainable_variables])
-        if isinstance(value, (tf.Variable, keras.Variable)):
-            if not is_floating(value.dtype):
-                raise TypeError(f"{operator}: {what} is a variable of dtype {tf.as_dtype(value.dtype).name}, "
-                                f"which is not differentiable")
-            return Leaf(VARIABLE, path, value, [underlying_variable(value)])
-        tensor = convert_floating(value, what, operator)
-        return Leaf(TENSOR, path, tensor, [tensor])
+    def _where(self, place) -> str:
+        index, path = place if isinstance(place, tuple) else (place, "")
+        return f"{self.names[index]}{path}"
 
-    def tangents(self, gradients: list, *, warn: bool, bare: bool):
+    def _leaf(self, index, path, value, operator, seen: dict) -> Leaf:
+        what = LazyText(lambda: f"{self.names[index]}{path}")
+        kind = classify(value)
+        if kind == STATIC:
+            if path:
+                # Inside a nest, discrete fields (a step count, a name) ride along like Swift's
+                # @noDerivative stored properties: passed through unchanged, tangent None.
+                return Leaf(STATIC, path, value, [])
+            convert_floating(value, what, operator)  # raises the TypeError that names the point
+        if kind == TENSOR:
+            tensor = convert_floating(value, what, operator)
+            if id(tensor) in seen:
+                # The same tensor object at two places: each place is its own value (Swift
+                # semantics), so this one is watched as a copy; the tape would sum otherwise.
+                tensor = tf.identity(tensor)
+            seen[id(tensor)] = (index, path)
+            return Leaf(TENSOR, path, tensor, [tensor])
+        if kind == LAYER and not value.built and not value.trainable_variables:
+            raise ValueError(f"{operator}: {what} is a {type(value).__name__} layer that is not built yet, "
+                             f"so it has no variables to differentiate; build it (layer.build(input_shape)) "
+                             f"or call it once before differentiating with respect to it")
+        variables = value.trainable_variables if kind == LAYER else [value]
+        handles = [variable_handle(v) for v in variables]
+        for handle in handles:
+            if id(handle) in seen:
+                raise ValueError(
+                    f"{operator}: {what} holds the variable {handle.name!r}, which "
+                    f"{self._where(seen[id(handle)])} holds too; a variable cannot be told apart from "
+                    f"itself, so its tangent would be the sum of both. Pass it once")
+        for handle in handles:
+            seen[id(handle)] = (index, path)
+        return Leaf(kind, path, value, handles)
+
+    def expected_tangents(self, index: int) -> list:
+        """The watched tensors and variables of point ``index`` (what its tangent must match)."""
+        return [source for leaf in self.leaves[index] for source in leaf.sources]
+
+    def tangents(self, gradients: list, *, warn_zero: bool, bare: bool):
         """Tangents shaped like the points, zeros (never None) where the result does not depend."""
         if bare and len(gradients) == 1 and gradients[0] is not None and self.leaves[0][0].kind == TENSOR \
                 and not isinstance(gradients[0], tf.IndexedSlices) and not _nest.is_container(self.templates[0]):
             return gradients[0]  # one tensor point with a gradient: the common case, fast
         iterator = iter(gradients)
         result = []
-        for point, leaves, name in zip(self.templates, self.leaves, self.names):
+        for point, leaves, name in zip(self.templates, self.leaves, self.names, strict=True):
             values = []
             for leaf in leaves:
                 grads = [next(iterator) for _ in leaf.sources]
-                if leaf.sources and all(g is None for g in grads) and warn:
-                    warnings.warn(
-                        f"the result does not depend on {name}{leaf.path}: its tangent is zero. "
-                        f"Wrap the value in sd.without_derivative if that is intended.",
-                        ZeroDerivativeWarning, stacklevel=4)
-                grads = [_dense_or_zeros(g, s) for g, s in zip(grads, leaf.sources)]
+                if leaf.sources and all(g is None for g in grads) and warn_zero:
+                    warn(f"the result does not depend on {name}{leaf.path}: its tangent is zero. "
+                         f"Wrap the value in sd.without_derivative if that is intended.",
+                         ZeroDerivativeWarning)
+                grads = [_dense_or_zeros(g, s) for g, s in zip(grads, leaf.sources, strict=True)]
                 if leaf.kind == STATIC:
                     values.append(None)
                 elif leaf.kind == LAYER:
@@ -224,18 +131,6 @@ class Points:
         return result[0] if bare else tuple(result)
 
 
-def _is_non_differentiable(value) -> bool:
-    if isinstance(value, (bool, int, str, bytes, np.bool_, np.integer)) or value is None:
-        return True
-    dtype = getattr(value, "dtype", None)
-    if dtype is None or isinstance(value, keras.layers.Layer):
-        return False
-    try:
-        return not is_floating(dtype)
-    except TypeError:
-        return False
-
-
 def _dense_or_zeros(gradient, source):
     if gradient is None:
         return tf.zeros_like(source) if isinstance(source, tf.Tensor) else tf.zeros(source.shape, source.dtype)
@@ -243,15 +138,3 @@ def _dense_or_zeros(gradient, source):
         return tf.convert_to_tensor(gradient)
     return gradient
 
-
-def flatten_tangent(tangent) -> list:
-    """Leaves of a tangent, with ``TangentVector``s expanded into their components."""
-    out = []
-    for leaf in _nest.flatten(tangent):
-        if leaf is None:
-            continue
-        if isinstance(leaf, TangentVector):
-            out.extend(leaf)
-        else:
-            out.append(leaf)
-    return out

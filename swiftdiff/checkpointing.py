@@ -9,35 +9,46 @@ runs. What makes the recomputation exact, and why each piece is needed:
   statistics, any ``keras.Variable`` assigned in the body) is captured with a ``keras.StatelessScope``:
   the forward run's updates are applied once, afterwards; the recomputation reads the values the
   forward run saw and its own updates are dropped. Same random numbers, state updated once.
-* ``tf.random.Generator``s reachable from the body (its arguments, closure, globals it names, and
-  layers among them) are rewound to their forward-time state for the recomputation and restored.
+* ``tf.random.Generator``s the body draws from, however it reaches them, are seen by an op callback
+  during the forward run (each draw is a ``RngReadAndSkip`` op whose output is the state before the
+  draw); the recomputation runs with each rewound to that state, and the state is put back after.
 * In graphs (``tf.function``, XLA) the recomputation takes its inputs through a data dependency on
   the incoming cotangent, so that common-subexpression elimination cannot merge it back into the
   forward pass (which would keep the activations and save nothing).
-* Op-seeded stateful random ops (``tf.random.uniform(seed=...)``) cannot be replayed: a
+* Op-seeded stateful random ops (``tf.random.uniform(seed=...)``), ``Generator.binomial`` and random
+  draws inside an already-traced ``tf.function`` called by the body cannot be replayed: a
   ``RecomputationWarning`` says so when the body uses them.
+* Arguments are bound to the body's signature: keyword arguments work, and only arguments holding
+  floating values are differentiated (a boolean mask or an int passes through).
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import warnings
 
 import keras
 import tensorflow as tf
 
 from . import _nest
-from ._custom_vjp import call_with_vjp
-from ._platform_internals import add_op_callback, get_stateless_scope, remove_op_callback
-from ._points import describe, lazy_parameter_names
-from .diagnostics import RecomputationWarning
+from ._custom_vjp import BoundCall, custom_gradient_call, signature_of
+from ._platform_internals import add_op_callback, function_definition, get_stateless_scope, remove_op_callback
+from ._values import describe
+from .diagnostics import RecomputationWarning, warn
 
+# Op-seeded stateful random ops, and the generator ops whose draw cannot be rewound (their outputs
+# do not carry the generator's state before the draw).
 _UNREPLAYABLE_RANDOM_OPS = frozenset({
     "RandomUniform", "RandomUniformInt", "RandomStandardNormal", "TruncatedNormal",
     "RandomShuffle", "Multinomial", "RandomGamma", "RandomPoisson", "RandomPoissonV2",
-    "ParameterizedTruncatedNormal",
+    "ParameterizedTruncatedNormal", "StatefulRandomBinomial", "NonDeterministicInts", "RngSkip",
+    "StatefulUniform", "StatefulUniformInt", "StatefulUniformFullInt", "StatefulStandardNormal",
+    "StatefulStandardNormalV2", "StatefulTruncatedNormal",
 })
+# Every draw from a tf.random.Generator (normal, uniform, truncated_normal, make_seeds, split, skip)
+# goes through RngReadAndSkip, whose output is the generator's state *before* the draw.
+_GENERATOR_DRAW = "RngReadAndSkip"
+_FUNCTION_CALLS = frozenset({"PartitionedCall", "StatefulPartitionedCall"})
 
 
 class _StateScope(keras.StatelessScope):
@@ -55,111 +66,126 @@ class _StateScope(keras.StatelessScope):
         self.assigned[id(update[0])] = update[0]
 
 
-@contextlib.contextmanager
-def _unreplayable_random_ops(found: list):
-    def callback(op_type, inputs, attrs, outputs, op_name=None, graph=None):
-        if op_type in _UNREPLAYABLE_RANDOM_OPS:
-            found.append(op_type)
+class _RandomnessSeen:
+    """The random ops a body runs, seen by an op callback: what must be replayed and what cannot.
+
+    Generators are found by what runs, not by where they are stored: the first draw from each
+    generator (its state resource) records the state before the draw, wherever the generator was
+    reached (an argument, a closure, a global, an attribute, a helper function).
+    """
+
+    def __init__(self):
+        self.generator_states: dict = {}  # id(resource handle) -> (handle, state before the first draw)
+        self.unreplayable: list = []
+
+    def callback(self, op_type, inputs, attrs, outputs, op_name=None, graph=None):
+        if op_type == _GENERATOR_DRAW:
+            handle = inputs[0]
+            if id(handle) not in self.generator_states:
+                self.generator_states[id(handle)] = (handle, outputs[0])
+        elif op_type in _UNREPLAYABLE_RANDOM_OPS:
+            self.unreplayable.append(op_type)
+        elif op_type in _FUNCTION_CALLS and _calls_random_ops(attrs, graph):
+            # A compiled function drawing random numbers inside, whose ops this callback does not
+            # see one by one (traced earlier): its draws cannot be rewound.
+            self.unreplayable.append(f"{op_type} of a tf.function that draws random numbers")
         return None
 
-    add_op_callback(callback)
-    try:
-        yield
-    finally:
-        remove_op_callback(callback)
-
-
-def _visit_generators(value, depth, found: dict):
-    # Module-level, not a recursive closure: that would be a reference cycle holding the arguments
-    # (activations) until Python's cyclic GC runs.
-    if isinstance(value, tf.random.Generator):
-        found[id(value)] = value
-    elif depth <= 0:
-        return
-    elif isinstance(value, (keras.layers.Layer, tf.Module)):
-        for attribute in list(vars(value).values()):
-            _visit_generators(attribute, depth - 1, found)
-    elif isinstance(value, (list, tuple, dict)):
-        for item in (value.values() if isinstance(value, dict) else value):
-            _visit_generators(item, depth - 1, found)
-
-
-def _find_generators(body, args) -> list:
-    """``tf.random.Generator``s the body can reach: arguments, closure, named globals, layers."""
-    function = getattr(body, "__func__", body)
-    code, namespace = getattr(function, "__code__", None), getattr(function, "__globals__", {})
-    roots = [args, getattr(body, "__self__", None)]
-    for cell in getattr(function, "__closure__", None) or ():
+    @contextlib.contextmanager
+    def watching(self):
+        add_op_callback(self.callback)
         try:
-            roots.append(cell.cell_contents)
-        except ValueError:  # an empty cell
-            pass
-    roots += [namespace.get(name) for name in (code.co_names if code is not None else ())]
-    found: dict = {}
-    for root in roots:
-        _visit_generators(root, 3, found)
-    return list(found.values())
+            yield self
+        finally:
+            remove_op_callback(self.callback)
+
+
+def _calls_random_ops(attrs, graph) -> bool:
+    """Whether the function a call op runs contains a random op (best effort, never raises)."""
+    try:
+        name = dict(zip(attrs[::2], attrs[1::2])).get("f") if attrs else None
+        name = getattr(name, "name", name)
+        if not name:
+            return False
+        definition = function_definition(name, graph)
+        if definition is None:
+            return False
+        random_ops = _UNREPLAYABLE_RANDOM_OPS | {_GENERATOR_DRAW}
+        return any(node.op in random_ops for node in definition.node_def) or any(
+            function.signature.name != name and any(node.op in random_ops for node in function.node_def)
+            for function in getattr(definition, "library", ()))
+    except Exception:  # noqa: BLE001 - a probe for a warning must never break the user's call
+        return False
 
 
 @contextlib.contextmanager
-def _rewound(generators, states):
-    """Generators set to ``states`` for the duration, then put back where they were."""
-    current = [generator.state.read_value() for generator in generators]
-    for generator, state in zip(generators, states):
-        generator.state.assign(state)
+def _rewound(generator_states: list):
+    """Generators set to their state before the forward run's draws, then put back."""
+    current = [tf.raw_ops.ReadVariableOp(resource=handle, dtype=tf.int64) for handle, _ in generator_states]
+    for (handle, before), now in zip(generator_states, current, strict=True):
+        # RngReadAndSkip pads the state it returns to three int64s; the variable may hold fewer.
+        tf.raw_ops.AssignVariableOp(resource=handle, value=before[:tf.size(now)])
     try:
         yield
     finally:
-        for generator, state in zip(generators, current):
-            generator.state.assign(state)
+        for (handle, _), now in zip(generator_states, current, strict=True):
+            tf.raw_ops.AssignVariableOp(resource=handle, value=now)
 
 
 def _after_cotangents(inputs: list, cotangents: list) -> list:
-    """``inputs``, made to depend on the cotangents (graphs only; see the module docstring)."""
+    """``inputs``, made to depend on the cotangents (graphs only; see the module docstring).
+
+    The dependency never changes a value: ``offset`` is +0 whatever the cotangent holds (0·|p| is
+    +0 for a finite probe ``p``, and the other branch is 0 when ``p`` is NaN or infinite), and
+    ``x - (+0)`` is ``x`` exactly for every ``x`` (-0, infinities and NaN included). But no compiler
+    can prove ``offset`` is zero without knowing ``p``, so the recomputation stays a recomputation.
+    (XLA's own XlaOptimizationBarrier was measured too: on the CPU it is expanded early and the
+    recomputation merged back, 1.13 of plain memory against 0.33 with this dependency.)
+    """
     if tf.executing_eagerly() or not inputs or not cotangents:
         return inputs
-    probe = tf.reshape(cotangents[0], [-1])[:1]
-    blocked = tf.math.reduce_any(tf.math.is_nan(tf.cast(probe, tf.float32)))
-    # Equal to the input unless the cotangent holds NaN (then the gradient is NaN anyway): a value
-    # no compiler can prove equal to the input, so the recomputation stays a recomputation.
-    # (XLA's own XlaOptimizationBarrier was measured too: on the CPU it is expanded early and the
-    # recomputation merged back, 1.13 of plain memory against 0.33 with this dependency.)
-    return [tf.where(blocked, x * tf.cast(tf.reduce_sum(probe), x.dtype), x) for x in inputs]
+    probe = tf.reduce_sum(tf.reshape(cotangents[0], [-1])[:1])
+    magnitude = tf.abs(tf.cast(probe, tf.float32))
+    offset = tf.where(tf.math.is_finite(magnitude), magnitude * 0.0, tf.zeros_like(magnitude))
+    return [x - tf.cast(offset, x.dtype) for x in inputs]
 
 
-def _recomputing_vjp(body, name):
-    def vjp(call_args, inputs, rebuild):
-        generators = _find_generators(body, call_args)
-        generator_states = [generator.state.read_value() for generator in generators]
-        unreplayable: list = []
-        with _unreplayable_random_ops(unreplayable), _StateScope() as scope:
-            value = body(*call_args)
-        if unreplayable:
-            warnings.warn(
-                f"{name}: the body uses {sorted(set(unreplayable))}, op-seeded stateful random ops "
-                f"whose numbers cannot be replayed, so the recomputation in the pullback draws "
-                f"different ones. Use keras.random with a keras.random.SeedGenerator, or a "
-                f"tf.random.Generator.", RecomputationWarning, stacklevel=5)
+def _recomputing_forward(body, name: str, call: BoundCall):
+    """The core's ``forward`` for a checkpointed call: run once, recompute in the pullback."""
+
+    def forward(inputs):
+        seen = _RandomnessSeen()
+        args, kwargs = call.rebuild(inputs)
+        with seen.watching(), _StateScope() as scope:
+            value = body(*args, **kwargs)
+        if seen.unreplayable:
+            warn(f"{name}: the body uses {sorted(set(seen.unreplayable))}, random ops whose numbers "
+                 f"cannot be replayed, so the recomputation in the pullback draws different ones and "
+                 f"the gradient does not match the forward pass. Use keras.random with a "
+                 f"keras.random.SeedGenerator, or tf.random.Generator draws made in the body itself.",
+                 RecomputationWarning)
+        generator_states = list(seen.generator_states.values())
         assigned = list(scope.assigned.values())
         before = [(variable, tf.convert_to_tensor(variable)) for variable in assigned]
         for variable in assigned:  # the forward pass's state updates, applied exactly once
             variable.assign(scope.get_current_value(variable))
         value = _nest.map_leaves(tf.convert_to_tensor, value)
 
-        def pullback(cotangents, variables):
+        def backward(cotangents, variables):
             recompute_inputs = _after_cotangents(inputs, cotangents)
-            with _StateScope(before), _rewound(generators, generator_states):
+            with _StateScope(before), _rewound(generator_states):
                 with tf.GradientTape(watch_accessed_variables=False) as tape:
                     tape.watch(recompute_inputs)
                     tape.watch(variables)
-                    recomputed = body(*rebuild(recompute_inputs))
+                    recompute_args, recompute_kwargs = call.rebuild(recompute_inputs)
+                    recomputed = body(*recompute_args, **recompute_kwargs)
                 gradients = tape.gradient(_nest.flatten(recomputed), recompute_inputs + variables,
                                           output_gradients=cotangents)
             return gradients[:len(inputs)], gradients[len(inputs):]
 
-        return value, pullback
+        return value, backward
 
-    return vjp
+    return forward
 
 
 def with_recomputation_in_pullbacks(body):
@@ -186,11 +212,15 @@ def with_recomputation_in_pullbacks(body):
     if not callable(body):
         raise TypeError(f"sd.with_recomputation_in_pullbacks: body must be a function, got {describe(body)}")
     name = f"sd.with_recomputation_in_pullbacks({getattr(body, '__name__', 'body')})"
-    vjp = _recomputing_vjp(body, name)
+    signature = signature_of(body)
 
     @functools.wraps(body)
-    def recomputed(*args):
-        return call_with_vjp(vjp, args, name=name, names=lazy_parameter_names(body, len(args)),
-                             differentiable=set(range(len(args))), record_forward=False, raw=True)
+    def recomputed(*args, **kwargs):
+        try:
+            call = BoundCall(signature, args, kwargs)
+        except TypeError:
+            return body(*args, **kwargs)  # Python's own error for a call that does not fit body
+        return custom_gradient_call(_recomputing_forward(body, name, call), call.inputs,
+                                    record_forward=False)
 
     return recomputed

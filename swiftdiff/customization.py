@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import functools
 import inspect
-import warnings
+from typing import Callable
 
 import keras
 import tensorflow as tf
 
 from . import _context, _nest, registry
-from ._custom_vjp import _split_vjp_result, call_with_vjp
-from ._points import conform, convert_floating, describe, lazy_parameter_names
+from ._custom_vjp import BoundCall, call_with_vjp, custom_gradient_call, signature_of, split_vjp_result
 from ._platform_internals import could_possibly_record, stop_recording
-from .diagnostics import DerivativeRegistrationWarning
+from ._values import conform, convert_floating, describe
+from .diagnostics import DerivativeRegistrationWarning, warn
 from .operators import _MISSING, derivative_at
 
 # ---------------------------------------------------------------------------------------------
@@ -59,12 +59,21 @@ def differentiable(function=None, /, *modes, wrt=None, reverse=None):
 # ---------------------------------------------------------------------------------------------
 
 
-def differentiable_function(*, from_):
+def differentiable_function(*, from_: Callable) -> Callable:
     """Swift ``differentiableFunction(from:)``: a function whose derivative is the given VJP.
 
-    ``from_(*args)`` returns ``(value, pullback)``; ``pullback(v)`` returns one tangent per argument
-    (bare for one). Arguments may be tensors, nests, variables and Keras layers (whose tangent is a
-    ``TangentVector``); non-floating arguments (ints, strings) pass through undifferentiated.
+    Args:
+        from_: ``from_(*args) -> (value, pullback)``; ``pullback(v)`` returns one tangent per
+            differentiable argument (bare for one). Arguments may be tensors, nests, variables and
+            Keras layers (whose tangent is a ``TangentVector``); arguments holding no floating value
+            (ints, strings, plain objects) have no tangent slot and pass through.
+
+    Returns:
+        A function computing ``from_``'s value, differentiated through ``pullback``.
+
+    Raises:
+        TypeError: ``from_`` is not callable, or its pullback returns tangents of the wrong kind.
+        ValueError: its pullback returns the wrong number or shape of tangents.
 
     Example (the tutorial's checkpointing API, written as user code)::
 
@@ -81,13 +90,19 @@ def differentiable_function(*, from_):
                         f"(value, pullback), got {describe(from_)}")
     vjp_name = getattr(from_, "__name__", "vjp")
     label = f"sd.differentiable_function(from_={vjp_name})"
+    signature = signature_of(from_)
 
     @functools.wraps(from_)
-    def function(*args):
-        if tf.executing_eagerly() and not could_possibly_record():
-            return _split_vjp_result(from_(*args), label)[0]  # not differentiated: just the value
-        return call_with_vjp(from_, args, name=label, names=lazy_parameter_names(from_, len(args)),
-                             differentiable=set(range(len(args))))
+    def function(*args, **kwargs):
+        call = None
+        if not tf.executing_eagerly() or could_possibly_record():
+            try:
+                call = BoundCall(signature, args, kwargs)
+            except TypeError:
+                call = None  # from_ raises Python's own error for a call that does not fit it
+        if call is None or not call.slots:  # not differentiated: just the value
+            return split_vjp_result(from_(*args, **kwargs), label)[0]
+        return call_with_vjp(from_, call, name=label)
 
     function.__name__ = f"differentiable_{vjp_name}"
     return function
@@ -97,99 +112,177 @@ def differentiable_function(*, from_):
 # @derivative(of:)
 # ---------------------------------------------------------------------------------------------
 
+_FRAMEWORKS = ("tensorflow", "keras", "tf_keras", "numpy", "builtins", "math", "jax", "torch")
 
-def _wrt_positions(original, wrt, operator: str) -> set | None:
+
+class _Target:
+    """What ``@derivative(of=...)`` registers: the Python function, and how to install its replacement.
+
+    ``install(replacement)`` rebinds the name the function was defined under (module level, or the
+    class attribute for methods, static methods, class methods and property getters); it returns
+    False when the function is reachable through the registry only (a function defined inside
+    another function).
+    """
+
+    def __init__(self, of, operator: str):
+        self.operator = operator
+        function = of
+        if isinstance(function, property):
+            function = function.fget
+        elif isinstance(function, (staticmethod, classmethod)) or inspect.ismethod(function):
+            function = function.__func__
+        function = registry.original_of(function)
+        self._refuse_unregistrable(of, function)
+        self.function = function
+
+    def _refuse_unregistrable(self, of, function) -> None:
+        fix = ("wrap it in a function of your own (def my_f(x): return f(x)), register that, and "
+               "call it instead")
+        if hasattr(of, "python_function") or hasattr(function, "python_function"):
+            raise TypeError(f"{self.operator}: of= is a tf.function, whose traces do not see a registration; "
+                            f"register the derivative of the plain Python function and apply tf.function "
+                            f"to the code that calls it")
+        if isinstance(of, functools.partial):
+            raise TypeError(f"{self.operator}: of= is a functools.partial, which has no name to rebind; {fix}")
+        if not inspect.isfunction(function):
+            kind = "a builtin or C function" if inspect.isbuiltin(function) or inspect.isroutine(function) \
+                else f"a callable {type(function).__name__} instance"
+            raise TypeError(f"{self.operator}: of= is {kind}, which cannot be registered; {fix}")
+        module = (getattr(function, "__module__", "") or "").split(".")[0]
+        if module in _FRAMEWORKS:
+            raise TypeError(f"{self.operator}: of= is {module}'s {function.__qualname__}, which the framework "
+                            f"also calls internally under other names, so a registration could only be "
+                            f"partial; {fix}")
+        qualname = function.__qualname__
+        local_owner = "<locals>." in qualname and "." in qualname.rsplit("<locals>.", 1)[1]
+        if local_owner:
+            raise TypeError(f"{self.operator}: {qualname} is a method of a class defined inside a function, "
+                            f"whose calls through the class cannot be redirected; define the class at "
+                            f"module level (Swift registers derivatives at file scope)")
+        if function.__name__ == "<lambda>" and not self._global_names(function):
+            raise TypeError(f"{self.operator}: of= is a lambda that no module-level name holds, so no call "
+                            f"can reach a registration; define it with def (or assign it at module level)")
+
+    @staticmethod
+    def _global_names(function, *others) -> list:
+        namespace = function.__globals__
+        return [name for name, value in list(namespace.items())
+                if any(value is candidate for candidate in (function, *others) if candidate is not None)]
+
+    def install(self, replacement, previous) -> bool:
+        function = self.function
+        qualname = function.__qualname__
+        if "<locals>" in qualname:
+            return False  # reached through the registry only (documented)
+        namespace = function.__globals__
+        *owners, last = qualname.split(".")
+        if not owners:
+            names = self._global_names(function, previous)
+            for name in names:
+                namespace[name] = replacement
+            return bool(names)
+        owner = namespace.get(owners[0])
+        for part in owners[1:]:
+            owner = getattr(owner, part, None)
+        current = vars(owner).get(last) if isinstance(owner, type) else None
+        inner = current
+        if isinstance(current, (staticmethod, classmethod)):
+            inner = current.__func__
+        elif isinstance(current, property):
+            inner = current.fget
+        if current is None or not any(inner is candidate for candidate in (function, previous)
+                                      if candidate is not None):
+            return False
+        if isinstance(current, staticmethod):
+            setattr(owner, last, staticmethod(replacement))
+        elif isinstance(current, classmethod):
+            setattr(owner, last, classmethod(replacement))
+        elif isinstance(current, property):
+            setattr(owner, last, property(replacement, current.fset, current.fdel, current.__doc__))
+        else:
+            setattr(owner, last, replacement)
+        return True
+
+
+def _wrt_parameters(original, wrt, operator: str) -> frozenset | None:
+    """``wrt=`` (names or positions) as the set the binding rule takes, checked."""
     if wrt is None:
         return None
     items = wrt if isinstance(wrt, (tuple, list)) else (wrt,)
-    try:
-        params = [p.name for p in inspect.signature(original).parameters.values()
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    except (TypeError, ValueError):
-        params = []
-    positions = set()
+    signature = signature_of(original)
+    params = list(signature.parameters.values()) if signature is not None else []
+    names = [p.name for p in params]
+    positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    result = set()
     for item in items:
         if isinstance(item, bool) or not isinstance(item, (int, str)):
             raise TypeError(f"{operator}: wrt= takes parameter names or positions, got {describe(item)}")
-        if isinstance(item, str):
-            if item not in params:
-                raise ValueError(f"{operator}: wrt={item!r} is not a parameter of "
-                                 f"{getattr(original, '__name__', original)} (parameters: {params})")
-            positions.add(params.index(item))
-        else:
-            if item < 0 or (params and item >= len(params)):
-                raise ValueError(f"{operator}: wrt={item} is out of range for "
-                                 f"{getattr(original, '__name__', original)} ({len(params)} parameters)")
-            positions.add(item)
-    return positions
+        if isinstance(item, str) and item not in names:
+            raise ValueError(f"{operator}: wrt={item!r} is not a parameter of "
+                             f"{getattr(original, '__name__', original)} (parameters: {names})")
+        if isinstance(item, int) and (item < 0 or (signature is not None and item >= len(positional))):
+            raise ValueError(f"{operator}: wrt={item} is out of range for "
+                             f"{getattr(original, '__name__', original)} ({len(positional)} positional "
+                             f"parameters)")
+        result.add(item)
+    return frozenset(result)
 
 
-def _rebind(original, old, replacement) -> bool:
-    """Points the name ``original`` was defined under at ``replacement`` (module or class level)."""
-    module = getattr(original, "__module__", "") or ""
-    qualname = getattr(original, "__qualname__", "")
-    namespace = getattr(original, "__globals__", None)
-    if (not qualname or "<" in qualname or namespace is None
-            or module.split(".")[0] in ("tensorflow", "keras", "tf_keras")):
-        return False  # local functions and framework internals are reached through the registry only
-    *owners, last = qualname.split(".")
-    if not owners:
-        if namespace.get(last) in (original, old):
-            namespace[last] = replacement
-            return True
-        return False
-    owner = namespace.get(owners[0])
-    for part in owners[1:]:
-        owner = getattr(owner, part, None)
-    if owner is not None and vars(owner).get(last) in (original, old):
-        setattr(owner, last, replacement)
-        return True
-    return False
-
-
-def _register(of, derivative_function, wrt):
-    operator = f"sd.derivative(of={getattr(of, '__name__', 'f')})"
-    if not callable(of):
-        raise TypeError(f"sd.derivative: of= must be a function, got {describe(of)}")
+def _register(target: _Target, derivative_function, wrt: frozenset | None):
+    operator = target.operator
     if not callable(derivative_function):
         raise TypeError(f"{operator}: the decorated derivative must be a function, got "
                         f"{describe(derivative_function)}")
-    original = registry.original_of(of)
-    positions = _wrt_positions(original, wrt, operator)
-    name = getattr(original, "__qualname__", getattr(original, "__name__", repr(original)))
-    label = (f"the derivative registered for {name} "
+    original = target.function
+    label = (f"the derivative registered for {original.__qualname__} "
              f"({getattr(derivative_function, '__name__', 'derivative')})")
-    try:
-        signature = inspect.signature(original)
-    except (TypeError, ValueError):
-        signature = None
+    signature = signature_of(original)
+
+    def vjp(*args, **kwargs):
+        with _context.deriving(original):
+            return derivative_function(*args, **kwargs)
 
     @functools.wraps(original)
     def replacement(*args, **kwargs):
         if _context.is_deriving(original) or (tf.executing_eagerly() and not could_possibly_record()):
             return original(*args, **kwargs)
-        if kwargs and signature is not None:
-            bound = signature.bind(*args, **kwargs)
-            args, kwargs = bound.args, bound.kwargs
+        try:
+            call = BoundCall(signature, args, kwargs, wrt)
+        except TypeError:
+            return original(*args, **kwargs)  # Python's own error for a call that does not fit f
+        if not call.slots:
+            return original(*args, **kwargs)  # nothing differentiable was passed
+        return call_with_vjp(vjp, call, name=label)
 
-        def vjp(*call_args):
-            with _context.deriving(original):
-                return derivative_function(*call_args, **kwargs)
-
-        differentiable_positions = positions if positions is not None else set(range(len(args)))
-        return call_with_vjp(vjp, args, name=label, names=lazy_parameter_names(original, len(args)),
-                             differentiable=differentiable_positions)
-
-    replacement.__swiftdiff_original__ = original
-    replacement.__swiftdiff_derivative__ = derivative_function
+    replacement.__swiftdiff_original__ = original  # type: ignore[attr-defined]
+    replacement.__swiftdiff_derivative__ = derivative_function  # type: ignore[attr-defined]
     previous = registry.store(original, replacement)
     if previous is not None:
-        warnings.warn(f"{operator}: replacing the derivative registered earlier "
-                      f"({getattr(previous.__swiftdiff_derivative__, '__name__', '?')}) with "
-                      f"{getattr(derivative_function, '__name__', '?')}",
-                      DerivativeRegistrationWarning, stacklevel=3)
-    _rebind(original, previous, replacement)
+        warn(f"{operator}: replacing the derivative registered earlier "
+             f"({getattr(previous.__swiftdiff_derivative__, '__name__', '?')}) with "
+             f"{getattr(derivative_function, '__name__', '?')}", DerivativeRegistrationWarning)
+    target.install(replacement, previous)
     return replacement
+
+
+def register_derivative(*, of, wrt=None) -> Callable[[Callable], Callable]:
+    """The registration face of ``sd.derivative``: ``@sd.derivative(of=f)`` (see ``derivative``).
+
+    Everything about ``of=`` and ``wrt=`` is checked here, before the decorator is applied.
+    """
+    if of is None:
+        raise TypeError("sd.derivative: missing of=; use @sd.derivative(of=f) to register a derivative "
+                        "or sd.derivative(at=x, of=f) for forward mode")
+    if not callable(of) and not isinstance(of, (property, staticmethod, classmethod)):
+        raise TypeError(f"sd.derivative: of= must be a function, method or property, got {describe(of)}")
+    target = _Target(of, f"sd.derivative(of={getattr(of, '__name__', None) or type(of).__name__})")
+    positions = _wrt_parameters(target.function, wrt, target.operator)
+
+    def register(derivative_function):
+        _register(target, derivative_function, positions)
+        return derivative_function
+
+    return register
 
 
 def derivative(*, of=None, at=_MISSING, in_=None, wrt=None):
@@ -206,14 +299,27 @@ def derivative(*, of=None, at=_MISSING, in_=None, wrt=None):
     returns one tangent per differentiable argument (bare for one). The decorator returns the
     derivative function unchanged.
 
-    The exact rule for which calls use it:
+    Which arguments have a tangent slot (one rule, Swift's): the call is bound to ``f``'s signature
+    with defaults applied; a parameter whose value holds a floating leaf (a tensor, a Python float,
+    a variable, a layer, a nest holding one) has a slot, keyword-only ones included, in signature
+    order; one holding none (an ``int`` count, a string, ``None``, a method's plain ``self``) has
+    none. ``wrt=`` narrows further. Cotangents reach the pullback as dense tensors.
+
+    What can be registered: functions, methods (``of=C.method``), static methods, class methods and
+    property getters (``of=C.prop``); every call through the class or an instance uses the
+    derivative. A ``tf.function``, a ``functools.partial``, a callable instance, a builtin or a
+    framework function (``tf.round``), a lambda no module-level name holds and a method of a class
+    defined inside a function are a ``TypeError`` at once: wrap them in a function of your own.
+
+    Which calls use it:
 
     * ``f``'s module-level (or class-level) name is rebound to a differentiable replacement, so
       every function that calls ``f`` by that name — including ones defined earlier and
       differentiated later — uses the registered derivative: ``sd.gradient``, a bare
       ``tf.GradientTape``, ``tf.function``, XLA and Keras training.
     * Handing the original function object to an operator (``sd.gradient(of=f)``) uses it too,
-      through the global registry, even for functions defined inside another function.
+      through the global registry, even for functions defined inside another function (which have
+      no name to rebind: only that path reaches them).
     * A copy bound elsewhere before registration (``from m import f`` in another module, or a
       local variable holding ``f``) is **not** affected when called directly: rebinding changes a
       name, not the function object. Import after registering, or call ``m.f``.
@@ -225,6 +331,19 @@ def derivative(*, of=None, at=_MISSING, in_=None, wrt=None):
 
     **Forward mode** (with ``at=``): ``sd.derivative(at=x, of=f)`` is the derivative of ``f`` at
     floating scalar points, Swift's ``derivative(at:of:)``.
+
+    Args:
+        of: the function to register a derivative for (registration), or to differentiate
+            (forward mode; ``in_=`` also accepted there).
+        at: the floating scalar point(s) (forward mode only).
+        wrt: parameter names or positions to differentiate (registration only).
+
+    Returns:
+        The registering decorator, or (forward mode) the derivative at ``at``.
+
+    Raises:
+        TypeError: ``of=`` is missing, not callable, or cannot be registered (see above).
+        ValueError: ``wrt=`` names no parameter of ``of``.
 
     Example::
 
@@ -246,16 +365,7 @@ def derivative(*, of=None, at=_MISSING, in_=None, wrt=None):
         return derivative_at(at=at, of=of, in_=in_)
     if of is not None and in_ is not None:
         raise TypeError("sd.derivative: pass the function once, as of= or in_=, not both")
-    function = of if of is not None else in_
-    if function is None:
-        raise TypeError("sd.derivative: missing of=; use @sd.derivative(of=f) to register a derivative "
-                        "or sd.derivative(at=x, of=f) for forward mode")
-
-    def register(derivative_function):
-        _register(function, derivative_function, wrt)
-        return derivative_function
-
-    return register
+    return register_derivative(of=of if of is not None else in_, wrt=wrt)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -352,14 +462,17 @@ def with_derivative(x, hook):
     if not _context.hooks_enabled() or (tf.executing_eagerly() and not could_possibly_record()):
         return x
 
-    @tf.custom_gradient
-    def hooked(value, token):
-        def backward(cotangent, _token_cotangent):
+    def forward(inputs):
+        value, token = inputs
+
+        def backward(cotangents, variables):
             # The token's gradient is None so that an earlier hook is only reached through its value.
-            return _check_hook_result(hook(cotangent), cotangent), None
+            cotangent = cotangents[0]
+            return [_check_hook_result(hook(cotangent), cotangent), None], [None] * len(variables)
+
         return (tf.identity(value), tf.identity(token)), backward
 
-    y, token = hooked(x, _hook_token())
+    y, token = custom_gradient_call(forward, [x, _hook_token()])
     _context.set_hook_token(token)
     return y
 

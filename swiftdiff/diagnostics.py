@@ -57,3 +57,47 @@ class RecomputationWarning(UserWarning):
         >>> [type(w.message).__name__ for w in caught]
         ['RecomputationWarning']
     """
+
+
+# Frames that are never the user's line: swiftdiff itself, the frameworks it runs inside (a warning
+# from a layer called by `model.fit` belongs to the user's `fit` line), contextlib, and the files
+# autograph generates for `tf.function`.
+_INTERNAL_DIRECTORIES = None
+
+
+def _internal_directories() -> tuple:
+    global _INTERNAL_DIRECTORIES
+    if _INTERNAL_DIRECTORIES is None:
+        import contextlib
+        import os
+
+        import keras
+        import tensorflow
+
+        _INTERNAL_DIRECTORIES = tuple(
+            os.path.dirname(os.path.abspath(module.__file__)) + os.sep
+            for module in (tensorflow, keras)) + (os.path.dirname(os.path.abspath(__file__)) + os.sep,
+                                                  os.path.abspath(contextlib.__file__))
+    return _INTERNAL_DIRECTORIES
+
+
+def _is_internal(filename: str) -> bool:
+    import os
+
+    return ("__autograph_generated_file" in filename
+            or os.path.abspath(filename).startswith(_internal_directories()))
+
+
+def warn(message: str, category: type[Warning]) -> None:
+    """Emits ``message`` attributed to the first frame outside swiftdiff, TensorFlow and Keras.
+
+    A fixed ``stacklevel`` is right for one call path only (a warning from a checkpointed body is
+    reached through an operator, a bare tape, a registered derivative or Keras' ``fit``).
+    """
+    import sys
+    import warnings
+
+    frame, level = sys._getframe(1), 2
+    while frame is not None and _is_internal(frame.f_code.co_filename):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level if frame is not None else 2)

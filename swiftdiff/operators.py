@@ -1,22 +1,24 @@
 """Swift's differential operators (``DifferentialOperators.swift``) on ``tf.GradientTape``.
 
 Every operator is derived from one core, ``_value_with_pullback``, exactly as Swift derives them all
-from ``valueWithPullback``: gradients are pullbacks of 1, and forward mode (differentials and
-derivatives) is the transpose of the pullback (a JVP is the gradient of ``<pullback(u), t>`` with
-respect to the dummy cotangent ``u``). That transpose is why forward mode honours registered custom
-derivatives, which ``tf.autodiff.ForwardAccumulator`` does not.
+from ``valueWithPullback``, and reads like Swift's table of definitions: a gradient is the pullback
+at 1, a derivative is the differential at 1, and forward mode (the differential) is the transpose of
+the pullback (a JVP is the gradient of ``<pullback(u), t>`` with respect to the dummy cotangent
+``u``). That transpose is why forward mode honours registered custom derivatives, which
+``tf.autodiff.ForwardAccumulator`` does not. The ``@_operator`` decorator adds what every operator
+shares: the ``of=``/``in_=`` argument, the curried form without ``at=``, and its name in messages.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, TypeVar
 
 import tensorflow as tf
 
 from . import _context, _nest, registry
-from ._points import Points, conform, convert_floating, describe, flatten_tangent, is_floating
-from .tangent_vector import TangentVector
+from ._points import Points
+from ._values import conform, convert_floating, describe, is_floating, resolve_function
 
 _MISSING = object()
 
@@ -78,50 +80,55 @@ class ValueWithDerivative(NamedTuple):
 
 
 # ---------------------------------------------------------------------------------------------
-# Argument handling shared by every operator
+# What every operator shares
 # ---------------------------------------------------------------------------------------------
 
-def _resolve_function(operator: str, of, in_) -> Callable:
-    if of is not None and in_ is not None:
-        raise TypeError(f"{operator}: pass the function once, as of= or in_=, not both")
-    function = of if of is not None else in_
-    if function is None:
-        raise TypeError(f"{operator}: missing the function to differentiate; pass of=f (or in_=f)")
-    if not callable(function):
-        raise TypeError(f"{operator}: of= must be a function, got {describe(function)}")
-    return registry.resolve(function)
+_Operator = TypeVar("_Operator", bound=Callable)
+
+
+def _operator(name: str | None = None) -> Callable[[_Operator], _Operator]:
+    """Makes ``body(*, at, of)`` a public operator: ``of=``/``in_=`` resolved (registered derivatives
+    included), the curried form ``op(of=f)(*points)`` when ``at=`` is missing, and ``name`` (default
+    ``sd.<body name>``) in the messages of everything it runs."""
+
+    def decorate(body):
+        operator_name = name or f"sd.{body.__name__}"
+
+        @functools.wraps(body)
+        def operator(*, at=_MISSING, of=None, in_=None):
+            function = registry.resolve(resolve_function(operator_name, of, in_))
+            if at is _MISSING:
+                return _curried(operator_name, function, body)
+            with _context.naming(operator_name):
+                return body(at=at, of=function)
+
+        return operator
+
+    return decorate
+
+
+def _curried(operator: str, function: Callable, body: Callable) -> Callable:
+    """``op(of=f)``: a function of the points; one point is passed as ``at=(p,)`` (one point, bare)."""
+
+    @functools.wraps(function)
+    def curried(*points):
+        if not points:
+            raise TypeError(f"{operator}(of={getattr(function, '__name__', 'f')}) needs at least one point")
+        with _context.naming(operator):
+            return body(at=points, of=function)
+
+    curried.__name__ = f"{operator.split('.')[-1]}_of_{getattr(function, '__name__', 'f')}"
+    curried.__qualname__ = curried.__name__
+    return curried
 
 
 def _split_points(at) -> tuple[tuple, bool]:
     """``at=(x, y)`` is two points; any other value (``at=x``) is one point, returned bare."""
     if type(at) is tuple:
         if not at:
-            raise TypeError("at=() names no differentiation point")
+            raise TypeError(f"{_context.operator_name()}: at=() names no differentiation point")
         return at, len(at) == 1
     return (at,), True
-
-
-def _dispatch(operator: str, at, of, in_, run: Callable):
-    """What every public operator does: resolve ``of=``, then run at ``at=`` or return the curried form.
-
-    ``run(function, points, bare, operator)`` is the operator's core.
-    """
-    function = _resolve_function(operator, of, in_)
-    if at is _MISSING:
-        return _curried(operator, function, lambda points, bare: run(function, points, bare, operator))
-    points, bare = _split_points(at)
-    return run(function, points, bare, operator)
-
-
-def _curried(operator: str, function: Callable, run: Callable) -> Callable:
-    @functools.wraps(function)
-    def curried(*points):
-        if not points:
-            raise TypeError(f"{operator}(of={getattr(function, '__name__', 'f')}) needs at least one point")
-        return run(points, len(points) == 1)
-    curried.__name__ = f"{operator.split('.')[-1]}_of_{getattr(function, '__name__', 'f')}"
-    curried.__qualname__ = curried.__name__
-    return curried
 
 
 # ---------------------------------------------------------------------------------------------
@@ -134,21 +141,30 @@ def _check_result(result, operator: str):
         return result
 
     def convert(leaf):
-        if isinstance(leaf, TangentVector):
-            raise TypeError(f"{operator}: the function returned a TangentVector; return tensors")
-        try:
-            return convert_floating(leaf, "the function's result", operator)
-        except TypeError as error:
-            raise TypeError(str(error).replace("pass a floating value", "return a floating value")) from None
+        if hasattr(leaf, "__tf_flatten__") and not isinstance(leaf, (tf.Tensor, tf.Variable)):
+            raise TypeError(f"{operator}: the function returned a {type(leaf).__name__}; return tensors")
+        return convert_floating(leaf, "the function's result", operator)
+
     return _nest.map_leaves(convert, result)
+
+
+def _check_scalar(value, operator: str):
+    if isinstance(value, float) or (isinstance(value, (tf.Tensor, tf.Variable)) and is_floating(value.dtype)
+                                    and value.shape.rank == 0):
+        return
+    shape = value.shape.as_list() if isinstance(value, tf.Tensor) and value.shape.rank is not None else None
+    got = f"a result of shape {shape}" if shape is not None and shape != [] else describe(value)
+    raise ValueError(f"{operator}: the function must return a floating scalar (rank 0) but returned "
+                     f"{got}; use sd.pullback(at=..., of=f) or sd.value_with_pullback for "
+                     f"non-scalar results")
 
 
 class _Pullback:
     """A pullback closure: callable any number of times (it owns a persistent tape)."""
 
-    def __init__(self, tape, points: Points, result, operator: str, warn: bool, bare: bool):
-        self._tape, self._points, self._result = tape, points, result
-        self._operator, self._warn, self._bare = operator, warn, bare
+    def __init__(self, tape, points: Points, result, operator: str, warn_zero: bool, bare: bool):
+        self._tape, self.points, self._result = tape, points, result
+        self._operator, self._warn_zero, self._bare = operator, warn_zero, bare
         self._flat_result = _nest.flatten(result)
 
     def _cotangent(self, arguments) -> list:
@@ -165,24 +181,27 @@ class _Pullback:
                              f"result has {len(self._flat_result)}; pass a value shaped like the result")
         return [tf.zeros_like(result) if leaf is None else
                 conform(leaf, result.dtype, result.shape, "the cotangent", "the result", self._operator)
-                for leaf, result in zip(leaves, self._flat_result)]
+                for leaf, result in zip(leaves, self._flat_result, strict=True)]
 
     def __call__(self, *cotangent):
-        return self._pull(self._cotangent(cotangent))
+        return self.pull(self._cotangent(cotangent))
 
-    def _pull(self, output_gradients):
-        """Tape gradients (``output_gradients=None`` means ones) turned into tangents."""
-        targets, sources = self._flat_result, self._points.sources
+    def pull(self, output_gradients):
+        """Tape gradients turned into tangents; ``output_gradients=None`` is the cotangent 1."""
+        targets, sources = self._flat_result, self.points.sources
         if len(targets) == 1 and len(sources) == 1:  # skip tf.nest, whose checks cost ~50 µs a call
             gradients = [self._tape.gradient(targets[0], sources[0], output_gradients=None
                                              if output_gradients is None else output_gradients[0])]
         else:
             gradients = self._tape.gradient(targets, sources, output_gradients=output_gradients)
-        return self._points.tangents(gradients, warn=self._warn, bare=self._bare)
+        return self.points.tangents(gradients, warn_zero=self._warn_zero, bare=self._bare)
 
 
-def _value_with_pullback(function, points: tuple, bare: bool, operator: str, *,
-                         persistent: bool = True, forward: bool = False, scalar: bool = False):
+def _value_with_pullback(at, function, *, persistent: bool = True, forward: bool = False,
+                         scalar: bool = False) -> tuple[Any, _Pullback]:
+    """Swift's ``valueWithPullback``: the one core every operator is derived from."""
+    operator = _context.operator_name()
+    points, bare = _split_points(at)
     prepared = Points(points, function, operator)
     calls_before = _context.without_derivative_count()
     tape = tf.GradientTape(persistent=persistent, watch_accessed_variables=False)
@@ -195,37 +214,81 @@ def _value_with_pullback(function, points: tuple, bare: bool, operator: str, *,
         # Converted while the tape records: a returned variable is read here, and that read is
         # what connects the result to the points.
         result = _check_result(result, operator)
-    warn = _context.without_derivative_count() == calls_before
-    return result, _Pullback(tape, prepared, result, operator, warn, bare)
+    warn_zero = _context.without_derivative_count() == calls_before
+    return result, _Pullback(tape, prepared, result, operator, warn_zero, bare)
+
+
+class _Differential:
+    """``df(*tangents) -> result tangent``, computed as the transpose of the pullback."""
+
+    def __init__(self, value, pullback: _Pullback, operator: str):
+        self._value, self._pullback, self._operator = value, pullback, operator
+
+    def _tangent_leaves(self, tangents) -> list:
+        points = self._pullback.points
+        if len(tangents) != len(points.templates):
+            raise TypeError(f"{self._operator}: the differential takes one tangent per point "
+                            f"({len(points.templates)}), got {len(tangents)}")
+        leaves = []
+        for index, tangent in enumerate(tangents):
+            expected = points.expected_tangents(index)
+            given = [leaf for leaf in _nest.flatten(tangent) if leaf is not None]
+            if len(given) != len(expected):
+                raise ValueError(f"{self._operator}: tangent #{index} has {len(given)} components but "
+                                 f"the point has {len(expected)}")
+            leaves.extend(conform(value, source.dtype, source.shape, f"tangent #{index}", "the point",
+                                  self._operator) for value, source in zip(given, expected, strict=True))
+        return leaves
+
+    def __call__(self, *tangents):
+        tangent_leaves = self._tangent_leaves(tangents)
+        dummies = [tf.zeros_like(leaf) for leaf in _nest.flatten(self._value)]
+        with tf.GradientTape(watch_accessed_variables=False) as transpose:
+            transpose.watch(dummies)
+            point_tangents = self._pullback(_nest.pack_like(self._value, dummies))
+        pulled = [leaf for leaf in _nest.flatten(point_tangents) if leaf is not None]
+        result = transpose.gradient(pulled, dummies, output_gradients=tangent_leaves,
+                                    unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        return _nest.pack_like(self._value, result)
+
+
+def _scalar_ones(at) -> list:
+    """A tangent of 1 for each point, which must be a floating scalar (``derivative``)."""
+    points, _ = _split_points(at)
+    operator = _context.operator_name()
+    ones = []
+    for index, point in enumerate(points):
+        tensor = point if isinstance(point, (tf.Tensor, tf.Variable)) else None
+        if tensor is None:
+            tensor = convert_floating(point, f"point #{index}", operator)
+        if tensor.shape.rank != 0 or not is_floating(tensor.dtype):
+            raise ValueError(f"{operator}: point #{index} must be a floating scalar, got shape "
+                             f"{tensor.shape.as_list()}; use sd.differential for other points")
+        ones.append(tf.ones([], dtype=tensor.dtype))
+    return ones
 
 
 # ---------------------------------------------------------------------------------------------
-# Reverse mode
+# The operators, each one or two lines over the one below it
 # ---------------------------------------------------------------------------------------------
 
-def _check_scalar(value, operator: str):
-    if isinstance(value, float) or (isinstance(value, (tf.Tensor, tf.Variable)) and is_floating(value.dtype)
-                                    and value.shape.rank == 0):
-        return
-    shape = value.shape.as_list() if isinstance(value, tf.Tensor) and value.shape.rank is not None else None
-    got = f"a result of shape {shape}" if shape is not None and shape != [] else describe(value)
-    raise ValueError(f"{operator}: the function must return a floating scalar (rank 0) but returned "
-                     f"{got}; use sd.pullback(at=..., of=f) or sd.value_with_pullback for "
-                     f"non-scalar results")
+@_operator()
+def value_with_pullback(*, at=_MISSING, of=None, in_=None) -> ValueWithPullback:
+    """Swift ``valueWithPullback(at:of:)``: the value of ``of`` at ``at`` and its pullback.
 
+    Args:
+        at: the point, or a tuple of points (``at=(x, y)``); a single tuple point is ``at=(t,)``.
+            Without ``at=`` the curried form ``value_with_pullback(of=f)(*points)`` is returned.
+        of: the function (``in_=`` is Swift's tutorial-era label for it).
 
-def _value_with_gradient(function, points, bare, operator):
-    value, pullback = _value_with_pullback(function, points, bare, operator, persistent=False,
-                                           scalar=True)
-    return ValueWithGradient(value, pullback._pull(None))  # the tape's implicit cotangent is 1
+    Returns:
+        ``(value, pullback)``; ``pullback(cotangent)`` maps a cotangent shaped like the result to
+        the tangents of the points (bare for one point, a tuple for several). It may be called more
+        than once.
 
-
-def value_with_pullback(*, at=_MISSING, of=None, in_=None):
-    """Swift ``valueWithPullback(at:of:)``: ``(value, pullback)`` of ``of`` at the point(s) ``at``.
-
-    ``pullback(cotangent)`` maps a cotangent shaped like the result to the tangents of the points
-    (one bare for one point, a tuple for several); it may be called more than once. Without
-    ``at=`` the curried form ``value_with_pullback(of=f)(*points)`` is returned.
+    Raises:
+        TypeError: a point is not differentiable (an ``int``, a string, an integer tensor).
+        ValueError: the same variable or layer is passed twice.
 
     Example::
 
@@ -234,12 +297,19 @@ def value_with_pullback(*, at=_MISSING, of=None, in_=None):
         >>> float(value), float(pb(1.0)), float(pb(2.0))
         (9.0, 6.0, 12.0)
     """
-    return _dispatch("sd.value_with_pullback", at, of, in_,
-                     lambda *core: ValueWithPullback(*_value_with_pullback(*core)))
+    return ValueWithPullback(*_value_with_pullback(at, of))
 
 
-def pullback(*, at=_MISSING, of=None, in_=None):
+@_operator()
+def pullback(*, at=_MISSING, of=None, in_=None) -> Callable:
     """Swift ``pullback(at:of:)``: the pullback of ``of`` at ``at``, ``pb(cotangent) -> tangent(s)``.
+
+    Args:
+        at: the point(s), as for ``value_with_pullback``.
+        of: the function (or ``in_=``).
+
+    Returns:
+        The pullback, a function of one cotangent shaped like the result.
 
     Example::
 
@@ -248,11 +318,22 @@ def pullback(*, at=_MISSING, of=None, in_=None):
         >>> pb(tf.constant([1.0, 1.0])).numpy().tolist()
         [2.0, 4.0]
     """
-    return _dispatch("sd.pullback", at, of, in_, lambda *core: _value_with_pullback(*core)[1])
+    return value_with_pullback(at=at, of=of).pullback
 
 
-def value_with_gradient(*, at=_MISSING, of=None, in_=None):
-    """Swift ``valueWithGradient(at:of:)``: ``(value, gradient)`` of a scalar-valued function.
+@_operator()
+def value_with_gradient(*, at=_MISSING, of=None, in_=None) -> ValueWithGradient:
+    """Swift ``valueWithGradient(at:of:)``: the value of a scalar-valued function and its gradient.
+
+    Args:
+        at: the point(s), as for ``value_with_pullback``.
+        of: a function returning a floating scalar (or ``in_=``).
+
+    Returns:
+        ``(value, gradient)``: the gradient is the pullback at 1.
+
+    Raises:
+        ValueError: the function does not return a floating scalar (use ``value_with_pullback``).
 
     Example::
 
@@ -261,15 +342,27 @@ def value_with_gradient(*, at=_MISSING, of=None, in_=None):
         >>> float(value), [float(g) for g in grad]
         (6.0, [3.0, 2.0])
     """
-    return _dispatch("sd.value_with_gradient", at, of, in_, _value_with_gradient)
+    value, pullback_ = _value_with_pullback(at, of, persistent=False, scalar=True)
+    return ValueWithGradient(value, pullback_.pull(None))  # the pullback at 1
 
 
+@_operator()
 def gradient(*, at=_MISSING, of=None, in_=None):
     """Swift ``gradient(at:of:)`` / ``gradient(of:)``: the gradient of a scalar-valued function.
 
-    ``f`` must return a floating scalar; for other results use ``pullback``. Tangents come back in
-    the order of the points; a point the result does not depend on gets zeros (and a
-    ``ZeroDerivativeWarning`` unless ``without_derivative`` was used).
+    Tangents come back in the order of the points; a point the result does not depend on gets zeros
+    (and a ``ZeroDerivativeWarning`` unless ``without_derivative`` was used).
+
+    Args:
+        at: the point(s), as for ``value_with_pullback``; without it, ``gradient(of=f)`` returns
+            the function ``(*points) -> gradient``.
+        of: a function returning a floating scalar (or ``in_=``).
+
+    Returns:
+        The tangent of the point (bare), or a tuple of tangents for several points.
+
+    Raises:
+        ValueError: the function does not return a floating scalar (use ``pullback``).
 
     Example::
 
@@ -280,68 +373,20 @@ def gradient(*, at=_MISSING, of=None, in_=None):
         >>> round(float(dsin(0.0)), 6)
         1.0
     """
-    return _dispatch("sd.gradient", at, of, in_, lambda *core: _value_with_gradient(*core).gradient)
+    return value_with_gradient(at=at, of=of).gradient
 
 
-# ---------------------------------------------------------------------------------------------
-# Forward mode: the transpose of the pullback
-# ---------------------------------------------------------------------------------------------
+@_operator()
+def value_with_differential(*, at=_MISSING, of=None, in_=None) -> ValueWithDifferential:
+    """Swift ``valueWithDifferential(at:of:)``: the value and the differential (forward mode).
 
-class _Differential:
-    """``df(*tangents) -> result tangent``, computed as the transpose of the pullback."""
+    Args:
+        at: the point(s), as for ``value_with_pullback``.
+        of: the function (or ``in_=``).
 
-    def __init__(self, points: tuple, value, pullback: _Pullback, operator: str):
-        self._points, self._value, self._pullback, self._operator = points, value, pullback, operator
-
-    def _tangent_leaves(self, tangents) -> list:
-        if len(tangents) != len(self._points):
-            raise TypeError(f"{self._operator}: the differential takes one tangent per point "
-                            f"({len(self._points)}), got {len(tangents)}")
-        leaves = []
-        for index, (tangent, leaf_group) in enumerate(zip(tangents, self._pullback._points.leaves)):
-            expected = [source for leaf in leaf_group for source in leaf.sources]
-            given = flatten_tangent(tangent)
-            if len(given) != len(expected):
-                raise ValueError(f"{self._operator}: tangent #{index} has {len(given)} components but "
-                                 f"the point has {len(expected)}")
-            leaves.extend(conform(value, source.dtype, source.shape, f"tangent #{index}", "the point",
-                                  self._operator) for value, source in zip(given, expected))
-        return leaves
-
-    def __call__(self, *tangents):
-        tangent_leaves = self._tangent_leaves(tangents)
-        dummies = [tf.zeros_like(leaf) for leaf in _nest.flatten(self._value)]
-        with tf.GradientTape(watch_accessed_variables=False) as transpose:
-            transpose.watch(dummies)
-            point_tangents = self._pullback(_nest.pack_like(self._value, dummies))
-        pulled = flatten_tangent(point_tangents)
-        result = transpose.gradient(pulled, dummies, output_gradients=tangent_leaves,
-                                    unconnected_gradients=tf.UnconnectedGradients.ZERO)
-        return _nest.pack_like(self._value, result)
-
-
-def _value_with_differential(function, points, bare, operator):
-    value, pb = _value_with_pullback(function, points, bare, operator, persistent=True, forward=True)
-    return ValueWithDifferential(value, _Differential(points, value, pb, operator))
-
-
-def _value_with_derivative(function, points, bare, operator):
-    for index, point in enumerate(points):
-        tensor = point if isinstance(point, (tf.Tensor, tf.Variable)) else None
-        if tensor is None:
-            tensor = convert_floating(point, f"point #{index}", operator)
-        if tensor.shape.rank != 0 or not is_floating(tensor.dtype):
-            raise ValueError(f"{operator}: point #{index} must be a floating scalar, got shape "
-                             f"{tensor.shape.as_list()}; use sd.differential for other points")
-    value, differential = _value_with_differential(function, points, bare, operator)
-    ones = [tf.ones([], dtype=p.dtype if hasattr(p, "dtype") else tf.float32) for p in points]
-    return ValueWithDerivative(value, differential(*ones))
-
-
-def value_with_differential(*, at=_MISSING, of=None, in_=None):
-    """Swift ``valueWithDifferential(at:of:)``: ``(value, differential)``, forward mode.
-
-    ``differential(*tangents)`` maps one tangent per point to the tangent of the result (a JVP).
+    Returns:
+        ``(value, differential)``; ``differential(*tangents)`` maps one tangent per point to the
+        tangent of the result (a JVP), computed as the transpose of the pullback.
 
     Example::
 
@@ -350,11 +395,20 @@ def value_with_differential(*, at=_MISSING, of=None, in_=None):
         >>> float(value), float(df(1.0, 0.0)), float(df(0.0, 1.0))
         (6.0, 3.0, 2.0)
     """
-    return _dispatch("sd.value_with_differential", at, of, in_, _value_with_differential)
+    value, pullback_ = _value_with_pullback(at, of, forward=True)
+    return ValueWithDifferential(value, _Differential(value, pullback_, _context.operator_name()))
 
 
-def differential(*, at=_MISSING, of=None, in_=None):
+@_operator()
+def differential(*, at=_MISSING, of=None, in_=None) -> Callable:
     """Swift ``differential(at:of:)``: the forward-mode differential ``df(*tangents)``.
+
+    Args:
+        at: the point(s), as for ``value_with_pullback``.
+        of: the function (or ``in_=``).
+
+    Returns:
+        The differential, a function of one tangent per point.
 
     Example::
 
@@ -363,14 +417,22 @@ def differential(*, at=_MISSING, of=None, in_=None):
         >>> df(tf.constant([1.0, 0.0])).numpy().tolist()
         [2.0, 0.0]
     """
-    return _dispatch("sd.differential", at, of, in_,
-                     lambda *core: _value_with_differential(*core).differential)
+    return value_with_differential(at=at, of=of).differential
 
 
-def value_with_derivative(*, at=_MISSING, of=None, in_=None):
-    """Swift ``valueWithDerivative(at:of:)``: ``(value, derivative)`` at floating scalar points.
+@_operator()
+def value_with_derivative(*, at=_MISSING, of=None, in_=None) -> ValueWithDerivative:
+    """Swift ``valueWithDerivative(at:of:)``: the value and the derivative at floating scalar points.
 
-    The derivative is the differential applied to a tangent of 1 for every point.
+    Args:
+        at: floating scalar point(s).
+        of: the function (or ``in_=``).
+
+    Returns:
+        ``(value, derivative)``: the derivative is the differential at a tangent of 1 per point.
+
+    Raises:
+        ValueError: a point is not a floating scalar (use ``value_with_differential``).
 
     Example::
 
@@ -379,19 +441,29 @@ def value_with_derivative(*, at=_MISSING, of=None, in_=None):
         >>> float(value), float(d)
         (8.0, 12.0)
     """
-    return _dispatch("sd.value_with_derivative", at, of, in_, _value_with_derivative)
+    ones = _scalar_ones(at)
+    value, differential_ = value_with_differential(at=at, of=of)
+    return ValueWithDerivative(value, differential_(*ones))
 
 
+@_operator(name="sd.derivative")
 def derivative_at(*, at=_MISSING, of=None, in_=None):
     """Swift ``derivative(at:of:)``: the forward-mode derivative at floating scalar points.
 
-    Public as ``sd.derivative(at=x, of=f)``; ``@sd.derivative(of=f)`` without ``at=`` registers a
-    custom derivative instead (see ``swiftdiff.customization.derivative``).
+    The forward-mode face of ``sd.derivative`` (``swiftdiff.customization.derivative`` joins it with
+    the registration face ``@sd.derivative(of=f)``).
+
+    Args:
+        at: floating scalar point(s).
+        of: the function (or ``in_=``).
+
+    Returns:
+        The differential at a tangent of 1 per point.
 
     Example::
 
-        >>> import swiftdiff as sd
-        >>> float(sd.derivative(at=2.0, of=lambda x: x * x))
+        >>> from swiftdiff.operators import derivative_at
+        >>> float(derivative_at(at=2.0, of=lambda x: x * x))
         4.0
     """
-    return _dispatch("sd.derivative", at, of, in_, lambda *core: _value_with_derivative(*core).derivative)
+    return value_with_derivative(at=at, of=of).derivative

@@ -8,12 +8,9 @@ import keras
 import tensorflow as tf
 
 
-def _variable_key(variable) -> int:
-    """Identity of a variable, the same for a ``keras.Variable`` and the ``tf.Variable`` it wraps."""
-    inner = getattr(variable, "_value", None)
-    if isinstance(inner, tf.Variable):
-        return id(inner)
-    return id(variable)
+from ._values import conform, variable_key
+
+_variable_key = variable_key  # TODO(lead): remove once optimizers.py imports variable_key
 
 
 class TangentVector:
@@ -204,8 +201,6 @@ def components_along(variables: list, along, operator: str) -> list:
     ``along`` is a ``TangentVector`` of the layer owning ``variables`` or any iterable of tensors in
     their order (``model.trainable_variables``); shared by ``move`` and the optimizers.
     """
-    from ._points import conform  # _points builds TangentVectors: imported here to avoid a cycle
-
     if isinstance(along, TangentVector):
         if [_variable_key(v) for v in along._variables] != [_variable_key(v) for v in variables]:
             raise ValueError(f"{operator}: along= is a tangent of {type(along.layer).__name__}, not of "
