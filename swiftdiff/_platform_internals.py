@@ -40,12 +40,14 @@ remove_op_callback = _op_callbacks.remove_op_callback
 
 
 def function_definition(name: str, graph=None):
-    """The ``FunctionDef`` of a traced function by name, from the graph or the eager context (or None)."""
-    if graph is not None:
-        function = graph._get_function(name)  # noqa: SLF001
-        if function is not None:
-            return function.cached_definition if hasattr(function, "cached_definition") else function.definition
-    return _context.context().get_function_def(name)
+    """The ``FunctionDef`` of a traced function by name, from ``graph``'s library or the eager context."""
+    function = graph._get_function(name) if graph is not None else None  # noqa: SLF001
+    if function is not None:
+        return getattr(function, "cached_definition", None) or function.definition
+    try:
+        return _context.context().get_function_def(name)
+    except Exception:  # noqa: BLE001 - not registered in the eager context
+        return None
 
 
 def keras_variable_handle(variable):

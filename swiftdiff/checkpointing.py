@@ -71,25 +71,39 @@ class _RandomnessSeen:
 
     Generators are found by what runs, not by where they are stored: the first draw from each
     generator (its state resource) records the state before the draw, wherever the generator was
-    reached (an argument, a closure, a global, an attribute, a helper function).
+    reached (an argument, a closure, a global, an attribute, a helper function). Only ops of the
+    body's own graph (or eager ops in eager mode) count: ops traced into a nested ``tf.function`` run
+    later as one call, which is examined as a whole.
     """
 
     def __init__(self):
         self.generator_states: dict = {}  # id(resource handle) -> (handle, state before the first draw)
         self.unreplayable: list = []
+        self._graph = None if tf.executing_eagerly() else tf.compat.v1.get_default_graph()
+        self._first_op = len(self._graph.get_operations()) if self._graph is not None else 0
 
     def callback(self, op_type, inputs, attrs, outputs, op_name=None, graph=None):
+        if isinstance(op_type, bytes):  # eager ops report their type as bytes
+            op_type = op_type.decode()
+        if graph is not self._graph:
+            return None  # traced into a nested function: seen through its call op instead
         if op_type == _GENERATOR_DRAW:
             handle = inputs[0]
             if id(handle) not in self.generator_states:
                 self.generator_states[id(handle)] = (handle, outputs[0])
         elif op_type in _UNREPLAYABLE_RANDOM_OPS:
             self.unreplayable.append(op_type)
-        elif op_type in _FUNCTION_CALLS and _calls_random_ops(attrs, graph):
-            # A compiled function drawing random numbers inside, whose ops this callback does not
-            # see one by one (traced earlier): its draws cannot be rewound.
-            self.unreplayable.append(f"{op_type} of a tf.function that draws random numbers")
+        elif graph is None and op_type.startswith("__inference") and _draws_random(op_type, None):
+            self.unreplayable.append("random draws inside a tf.function called by the body")
         return None
+
+    def _calls_in_graph(self) -> None:
+        """Function-call ops the body added to its graph (op callbacks do not report them)."""
+        if self._graph is None:
+            return
+        for op in self._graph.get_operations()[self._first_op:]:
+            if op.type in _FUNCTION_CALLS and _draws_random(op.get_attr("f").name, self._graph):
+                self.unreplayable.append("random draws inside a tf.function called by the body")
 
     @contextlib.contextmanager
     def watching(self):
@@ -98,24 +112,28 @@ class _RandomnessSeen:
             yield self
         finally:
             remove_op_callback(self.callback)
+        self._calls_in_graph()
 
 
-def _calls_random_ops(attrs, graph) -> bool:
-    """Whether the function a call op runs contains a random op (best effort, never raises)."""
+def _draws_random(name: str, graph, depth: int = 0) -> bool:
+    """Whether the traced function ``name`` (or one it calls) runs a random op; never raises."""
+    if depth > 8:
+        return False
     try:
-        name = dict(zip(attrs[::2], attrs[1::2])).get("f") if attrs else None
-        name = getattr(name, "name", name)
-        if not name:
-            return False
         definition = function_definition(name, graph)
-        if definition is None:
-            return False
-        random_ops = _UNREPLAYABLE_RANDOM_OPS | {_GENERATOR_DRAW}
-        return any(node.op in random_ops for node in definition.node_def) or any(
-            function.signature.name != name and any(node.op in random_ops for node in function.node_def)
-            for function in getattr(definition, "library", ()))
     except Exception:  # noqa: BLE001 - a probe for a warning must never break the user's call
         return False
+    if definition is None:
+        return False
+    random_ops = _UNREPLAYABLE_RANDOM_OPS | {_GENERATOR_DRAW}
+    for node in definition.node_def:
+        if node.op in random_ops:
+            return True
+        inner = node.attr["f"].func.name if node.op in _FUNCTION_CALLS else (
+            node.op if node.op.startswith("__inference") else None)
+        if inner and _draws_random(inner, graph, depth + 1):
+            return True
+    return False
 
 
 @contextlib.contextmanager

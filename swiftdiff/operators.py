@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from . import _context, _nest, registry
 from ._points import Points
-from ._values import conform, convert_floating, describe, is_floating, resolve_function
+from ._values import LAYER, STATIC, conform, convert_floating, describe, is_floating, resolve_function
 
 _MISSING = object()
 
@@ -225,20 +225,32 @@ class _Differential:
         self._value, self._pullback, self._operator = value, pullback, operator
 
     def _tangent_leaves(self, tangents) -> list:
+        """The tangents' tensors, one per watched source, each checked and named by its path."""
         points = self._pullback.points
         if len(tangents) != len(points.templates):
             raise TypeError(f"{self._operator}: the differential takes one tangent per point "
                             f"({len(points.templates)}), got {len(tangents)}")
-        leaves = []
+        checked = []
         for index, tangent in enumerate(tangents):
-            expected = points.expected_tangents(index)
-            given = [leaf for leaf in _nest.flatten(tangent) if leaf is not None]
-            if len(given) != len(expected):
-                raise ValueError(f"{self._operator}: tangent #{index} has {len(given)} components but "
-                                 f"the point has {len(expected)}")
-            leaves.extend(conform(value, source.dtype, source.shape, f"tangent #{index}", "the point",
-                                  self._operator) for value, source in zip(given, expected, strict=True))
-        return leaves
+            template, name = points.templates[index], points.names[index]
+            if not _nest.is_container(template):
+                given = [tangent]
+            else:
+                try:
+                    given = _nest.flatten_up_to(template, tangent)
+                except ValueError as error:
+                    raise ValueError(f"{self._operator}: the tangent for {name}: {error}") from None
+            for leaf, value in zip(points.leaves[index], given, strict=True):
+                if leaf.kind == STATIC:
+                    continue
+                parts = list(value) if leaf.kind == LAYER and value is not None else [value]
+                if len(parts) != len(leaf.sources):
+                    raise ValueError(f"{self._operator}: the tangent for {name}{leaf.path} has {len(parts)} "
+                                     f"components but the point has {len(leaf.sources)}")
+                checked.extend(conform(part, source.dtype, source.shape, f"the tangent for {name}{leaf.path}",
+                                       "the point", self._operator)
+                               for part, source in zip(parts, leaf.sources, strict=True))
+        return checked
 
     def __call__(self, *tangents):
         tangent_leaves = self._tangent_leaves(tangents)

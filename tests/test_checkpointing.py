@@ -231,3 +231,114 @@ def test_no_reference_cycles_keep_activations_alive():
         gc.garbage.clear()
         gc.enable()
     assert leaked == []
+
+
+# --- issue 10: randomness replayed however the body reaches it; the barrier changes no value ----
+
+class _Holder:
+    """A plain object: the old argument/closure scan could not see generators stored on it."""
+
+
+_GLOBAL_HOLDER = _Holder()
+
+
+def _generator_reaches():
+    """Ways a body can reach a tf.random.Generator, each hidden from a scan of its arguments."""
+    holder = _Holder()
+    holder.generator = tf.random.Generator.from_seed(1)
+    _GLOBAL_HOLDER.generator = tf.random.Generator.from_seed(1)
+    nested = {"deep": [holder]}
+
+    def through_helper():
+        return holder.generator
+
+    return {
+        "helper-function": (holder.generator, lambda x: x * through_helper().normal([4])),
+        "attribute-of-a-plain-object": (holder.generator, lambda x: x * holder.generator.normal([4])),
+        "global-attribute": (_GLOBAL_HOLDER.generator, lambda x: x * _GLOBAL_HOLDER.generator.normal([4])),
+        "deep-nest": (holder.generator, lambda x: x * nested["deep"][0].generator.uniform([4])),
+        "two-draws": (holder.generator, lambda x: x * holder.generator.normal([4]) + holder.generator.normal([4])),
+    }
+
+
+@pytest.mark.parametrize("reach", sorted(_generator_reaches()))
+def test_generators_are_replayed_however_the_body_reaches_them(mode, reach):
+    def gradient_of(checkpoint):
+        generator, body = _generator_reaches()[reach]
+        wrapped = sd.with_recomputation_in_pullbacks(body) if checkpoint else body
+
+        def run(x):
+            return sd.gradient(at=x, of=lambda x: tf.reduce_sum(tf.sin(wrapped(x)))), generator.state
+        return run_in(mode, run, tf.constant([1.0, 2.0, 3.0, 4.0]))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", sd.RecomputationWarning)
+        checkpointed, state_after = gradient_of(True)
+    plain, plain_state_after = gradient_of(False)  # the same numbers: both generators start at seed 1
+    np.testing.assert_allclose(checkpointed, plain, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(state_after, plain_state_after)  # drawn once, not twice
+
+
+def test_random_draws_inside_a_traced_tf_function_warn(mode):
+    generator = tf.random.Generator.from_seed(2)
+    noise = tf.function(lambda: generator.normal([2]))
+    noise()  # traced before the checkpointed body runs: its draws run as one call, not op by op
+    noisy = sd.with_recomputation_in_pullbacks(lambda x: x * noise())
+    with pytest.warns(sd.RecomputationWarning, match="inside a tf.function"):
+        run_in(mode, lambda x: sd.gradient(at=x, of=lambda x: tf.reduce_sum(noisy(x))), tf.ones([2]))
+
+
+def test_binomial_draws_cannot_be_replayed_and_warn():
+    generator = tf.random.Generator.from_seed(2)
+    noisy = sd.with_recomputation_in_pullbacks(
+        lambda x: x * tf.cast(generator.binomial([2], counts=[5.0, 5.0], probs=[0.5, 0.5]), tf.float32))
+    with pytest.warns(sd.RecomputationWarning, match="StatefulRandomBinomial"):
+        sd.gradient(at=tf.ones([2]), of=lambda x: tf.reduce_sum(noisy(x)))
+
+
+@pytest.mark.parametrize("body", [
+    lambda x: x * x,
+    lambda x: tf.stack([x[0] * x[1], x[1] * x[2], x[2] * x[0]]),
+], ids=["elementwise", "mixing"])
+@pytest.mark.parametrize("cotangent", [[np.nan, 1.0, 1.0], [np.inf, 1.0, -1.0], [-np.inf, 0.0, 2.0]],
+                         ids=["nan", "inf", "-inf"])
+def test_a_non_finite_cotangent_element_poisons_only_what_a_plain_tape_poisons(mode, body, cotangent):
+    x, v = tf.constant([1.0, 2.0, 3.0]), tf.constant(cotangent)
+
+    def checkpointed(x, v):
+        return sd.pullback(at=x, of=sd.with_recomputation_in_pullbacks(body))(v)
+
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = body(x)
+    np.testing.assert_array_equal(run_in(mode, checkpointed, x, v), tape.gradient(y, x, output_gradients=v))
+
+
+def test_the_barrier_keeps_negative_zero_and_infinite_inputs(mode):
+    # The recomputation's inputs are exactly the forward's: -0.0 keeps its sign (1/x = -inf).
+    x = tf.constant([-0.0, np.inf, 2.0])
+    got = run_in(mode, lambda x: sd.pullback(at=x, of=sd.with_recomputation_in_pullbacks(
+        lambda x: tf.math.atan2(x, -tf.ones_like(x))))(tf.ones([3])), x)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.math.atan2(x, -tf.ones_like(x))
+    np.testing.assert_array_equal(got, tape.gradient(y, x))
+
+
+def test_keyword_and_non_differentiable_arguments(mode):
+    def body(x, mask, *, scale, times=2):
+        return tf.where(mask, x * scale, 0.0) * float(times)
+
+    checkpointed = sd.with_recomputation_in_pullbacks(body)
+
+    def run(x, scale):
+        mask = tf.constant([True, False, True])
+        return sd.gradient(at=(x, scale), of=lambda x, s: tf.reduce_sum(checkpointed(x, mask, scale=s) ** 2))
+    x, scale = tf.constant([1.0, 2.0, 3.0]), tf.constant(1.5)
+    with tf.GradientTape() as tape:
+        tape.watch([x, scale])
+        y = tf.reduce_sum(body(x, tf.constant([True, False, True]), scale=scale) ** 2)
+    expected = tape.gradient(y, [x, scale])
+    got = run_in(mode, run, x, scale)
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6)

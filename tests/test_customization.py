@@ -303,3 +303,24 @@ def test_unbroadcasted_in_a_custom_broadcasting_pullback(mode):
     gx, gy = run_in(mode, run, tf.constant([[1.0, 2.0], [3.0, 4.0]]), tf.constant([10.0, 20.0]))
     np.testing.assert_allclose(gx, [[10.0, 20.0], [10.0, 20.0]])
     np.testing.assert_allclose(gy, [4.0, 6.0])
+
+
+def test_hooks_receive_a_dense_cotangent_after_a_gather(mode):
+    # tf.gather's gradient is tf.IndexedSlices; `g * 2.0` would raise TypeError on it.
+    seen = []
+
+    def hook(g):
+        seen.append(isinstance(g, tf.Tensor))
+        return g * 2.0
+
+    got = run_in(mode, lambda x: sd.gradient(
+        at=x, of=lambda x: tf.reduce_sum(tf.gather(sd.with_derivative(x, hook), [0, 2]))), tf.constant([1.0, 2.0, 3.0]))
+    np.testing.assert_allclose(got, [2.0, 0.0, 2.0])
+    assert seen and all(seen)
+
+
+def test_differentiable_function_gives_no_slot_to_non_floating_arguments(mode):
+    def vjp(x, count, name):
+        return x * float(count), lambda v: v * float(count)  # one tangent: count and name have no slot
+    scale = sd.differentiable_function(from_=vjp)
+    assert float(run_in(mode, lambda x: sd.gradient(at=x, of=lambda x: scale(x, 3, "s")), tf.constant(2.0))) == 3.0

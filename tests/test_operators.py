@@ -310,3 +310,88 @@ def test_swift_aliases_are_the_same_objects():
     for swift, python in sd.SWIFT_NAMES.items():
         assert getattr(sd, swift) is getattr(sd, python), swift
     assert sd.valueWithPullback is sd.value_with_pullback
+
+
+# --- every point is its own value (issue 10, item 1) --------------------------------------------
+
+@dataclasses.dataclass
+class Triple:
+    a: tf.Tensor
+    b: tf.Tensor
+    c: tf.Tensor
+
+
+def test_the_same_tensor_at_two_points_gets_two_tangents(mode):
+    # Swift: gradient(at: x, x) { 2*a + 5*b } is (2, 5), not (7, 7).
+    close(run_in(mode, lambda x: sd.gradient(at=(x, x), of=lambda a, b: 2 * a + 5 * b), tf.constant(3.0)),
+          (2.0, 5.0))
+
+
+def test_the_same_python_float_and_numpy_value_twice(mode):
+    close(run_in(mode, lambda: sd.gradient(at=(3.0, 3.0), of=lambda a, b: a * a + 5 * b)), (6.0, 5.0))
+
+
+def test_the_same_tensor_in_every_field_of_a_nest(mode):
+    def run(t):
+        g = sd.gradient(at=Triple(t, t, t), of=lambda p: 2 * p.a + 3 * p.b + 4 * p.c)
+        return g.a, g.b, g.c
+    close(run_in(mode, run, tf.constant(1.0)), (2.0, 3.0, 4.0))
+
+
+def test_the_same_tensor_in_a_nest_and_as_a_point(mode):
+    def run(t):
+        return sd.gradient(at=((t, t), t), of=lambda pair, c: pair[0] * 2 + pair[1] * 3 + c * 4)
+    (a, b), c = run_in(mode, run, tf.constant(1.0))
+    close((a, b, c), (2.0, 3.0, 4.0))
+
+
+def test_forward_mode_of_the_same_tensor_twice(mode):
+    def run(x):
+        df = sd.differential(at=(x, x), of=lambda a, b: 2 * a + 5 * b)
+        return df(1.0, 0.0), df(0.0, 1.0)
+    close(run_in(mode, run, tf.constant(3.0)), (2.0, 5.0))
+
+
+def test_pullback_of_the_same_tensor_twice_against_a_plain_tape(mode):
+    def run(x):
+        pb = sd.pullback(at=(x, x), of=lambda a, b: tf.sin(a) * b)
+        return pb(tf.ones([2]))
+    x = tf.constant([0.5, 1.5])
+    a, b = tf.identity(x), tf.identity(x)
+    with tf.GradientTape() as tape:
+        tape.watch([a, b])
+        y = tf.sin(a) * b
+    close(run_in(mode, run, x), tape.gradient(y, [a, b]))
+
+
+def test_the_same_variable_twice_is_refused():
+    v = tf.Variable(2.0)
+    with pytest.raises(ValueError, match=r"sd.gradient: argument 'b'.*same|argument 'b' holds the variable"):
+        sd.gradient(at=(v, v), of=lambda a, b: a * b)
+
+
+def test_the_same_layer_twice_or_a_layer_and_its_variable_is_refused():
+    dense = sd.Dense(input_size=2, output_size=1)
+    with pytest.raises(ValueError, match="holds the variable"):
+        sd.gradient(at=(dense, dense), of=lambda a, b: tf.reduce_sum(a(tf.ones([1, 2])) + b(tf.ones([1, 2]))))
+    with pytest.raises(ValueError, match="holds the variable"):
+        sd.gradient(at=(dense, dense.bias), of=lambda a, b: tf.reduce_sum(a(tf.ones([1, 2]))) + b[0])
+
+
+def test_an_unbuilt_layer_point_says_to_build_it():
+    with pytest.raises(ValueError, match=r"not built yet.*build it"):
+        sd.gradient(at=keras.layers.Dense(3), of=lambda layer: tf.reduce_sum(layer(tf.ones([1, 2]))))
+
+
+def test_errors_about_a_nest_name_the_leaf():
+    @dataclasses.dataclass
+    class State:
+        position: tf.Tensor
+        velocity: list
+    df = sd.differential(at=State(tf.constant(1.0), [tf.constant([1.0, 2.0]), 3]),
+                         of=lambda p: p.position * tf.reduce_sum(p.velocity[0]))
+    with pytest.raises(ValueError, match=r"the tangent for argument 'p'\.velocity\[0\] has shape \[3\]"):
+        df(State(tf.constant(1.0), [tf.ones([3]), None]))
+    with pytest.raises(TypeError, match=r"argument 'p'\.velocity\[0\] has dtype float64"):
+        df(State(tf.constant(1.0), [tf.ones([2], tf.float64), None]))
+    close(df(State(tf.constant(1.0), [tf.zeros([2]), None])), 3.0)

@@ -164,3 +164,160 @@ def test_pullback_returning_wrong_dtype_names_the_function():
         return cf.bad_dtype(x), lambda v: tf.cast(v, tf.float64)
     with pytest.raises(TypeError, match=r"bad_dtype.*float64"):
         sd.gradient(at=1.0, of=cf.bad_dtype)
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 10: no silent wrong derivatives through registration
+# ---------------------------------------------------------------------------------------------
+
+def _product_derivative(x, y):
+    return x * y, lambda v: (v * y, v * x)
+
+
+sd.derivative(of=cf.Blocked.mul)(_product_derivative)
+
+
+@sd.derivative(of=cf.Blocked.class_mul)
+def _class_mul_derivative(cls, x, y):
+    return _product_derivative(x, y)
+
+
+@sd.derivative(of=cf.Blocked.method_mul)
+def _method_mul_derivative(self, x, y):
+    return _product_derivative(x, y)
+
+
+@sd.derivative(of=cf.Particle.energy)
+def _energy_derivative(particle):
+    p = particle.position
+    return p * p, lambda v: cf.Particle(2.0 * p * v)
+
+
+@sd.derivative(of=cf.scale_by_count)
+def _scale_by_count_derivative(x, n):
+    return x * float(n), lambda v: v * float(n)  # one tangent: `n` (an int) has no slot
+
+
+@sd.derivative(of=cf.scaled)
+def _scaled_derivative(x, s=2.0):
+    return x * s, lambda v: (v * s, v * x)  # two slots, whether or not the caller passes s
+
+
+@sd.derivative(of=cf.keyword_scaled)
+def _keyword_scaled_derivative(x, *, s):
+    return x * s, lambda v: (v * s, v * x)
+
+
+seen_cotangents = []
+
+
+@sd.derivative(of=cf.gathered_identity)
+def _gathered_identity_derivative(x):
+    def pullback(v):
+        seen_cotangents.append(type(v).__name__)
+        return v * 2.0  # IndexedSlices * float would raise: the cotangent must arrive dense
+    return x, pullback
+
+
+@sd.derivative(of=cf.lambda_square)
+def _lambda_square_derivative(x):
+    return x * x, lambda v: 2.0 * x * v
+
+
+TWO = (tf.constant(2.0), tf.constant(3.0))
+
+
+@pytest.mark.parametrize("call", [
+    lambda x, y: cf.Blocked.mul(x, y),
+    lambda x, y: cf.Blocked().mul(x, y),
+    lambda x, y: cf.Blocked.class_mul(x, y),
+    lambda x, y: cf.Blocked().class_mul(x, y),
+    lambda x, y: cf.Blocked().method_mul(x, y),
+], ids=["static-via-class", "static-via-instance", "classmethod-via-class", "classmethod-via-instance",
+        "method-plain-self"])
+def test_methods_static_and_class_methods_use_their_registered_derivative(mode, call):
+    # Swift's derivative_registration tests: d(x*y) = (y, x) = (3, 2); the bodies block gradients.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", sd.ZeroDerivativeWarning)
+        got = run_in(mode, lambda x, y: sd.gradient(at=(x, y), of=call), *TWO)
+    np.testing.assert_allclose(got, (3.0, 2.0))
+
+
+def test_static_method_handed_to_an_operator(mode):
+    np.testing.assert_allclose(run_in(mode, lambda x, y: sd.gradient(at=(x, y), of=cf.Blocked.mul), *TWO),
+                               (3.0, 2.0))
+
+
+def test_property_getter_of_a_differentiable_struct(mode):
+    got = run_in(mode, lambda p: sd.gradient(at=p, of=lambda q: cf.Particle(q).energy), tf.constant(3.0))
+    assert float(got) == 6.0
+
+
+def test_property_registered_through_its_getter_is_the_same_registration():
+    with pytest.warns(sd.DerivativeRegistrationWarning):
+        sd.derivative(of=cf.Particle.energy.fget)(_energy_derivative)
+    assert float(sd.gradient(at=tf.constant(2.0), of=lambda q: cf.Particle(q).energy)) == 4.0
+
+
+def test_non_differentiable_argument_has_no_tangent_slot(mode):
+    got = run_in(mode, lambda x: sd.gradient(at=x, of=lambda x: cf.scale_by_count(x, 4)), tf.constant(3.0))
+    assert float(got) == 4.0
+
+
+def test_defaulted_argument_has_its_slot_whether_passed_or_not(mode):
+    def both(x, s):
+        return cf.scaled(x) + cf.scaled(x, s)  # d/dx = 2 + s = 5, d/ds = x = 3
+    np.testing.assert_allclose(run_in(mode, lambda x, s: sd.gradient(at=(x, s), of=both),
+                                      tf.constant(3.0), tf.constant(3.0)), (5.0, 3.0))
+
+
+def test_keyword_only_floating_argument_has_a_slot(mode):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", sd.ZeroDerivativeWarning)
+        got = run_in(mode, lambda x, s: sd.gradient(at=(x, s), of=lambda x, s: cf.keyword_scaled(x, s=s)),
+                     tf.constant(3.0), tf.constant(2.0))
+    np.testing.assert_allclose(got, (2.0, 3.0))
+
+
+def test_registered_pullback_receives_a_dense_cotangent(mode):
+    seen_cotangents.clear()
+    got = run_in(mode, lambda x: sd.gradient(
+        at=x, of=lambda x: tf.reduce_sum(tf.gather(cf.gathered_identity(x), [0, 2]))), tf.constant([1.0, 2.0, 3.0]))
+    np.testing.assert_allclose(got, [2.0, 0.0, 2.0])
+    assert seen_cotangents and set(seen_cotangents) <= {"EagerTensor", "SymbolicTensor", "Tensor"}
+
+
+def test_lambda_held_by_a_module_name_is_rebound(mode):
+    assert float(run_in(mode, lambda x: sd.gradient(at=x, of=lambda x: cf.lambda_square(x)),
+                        tf.constant(3.0))) == 6.0
+
+
+def test_aliased_points_through_a_registered_derivative(mode):
+    # The sharp-edges tutorial's power with its registered pullback: d/dbase pow(2, 2) = 4.
+    from examples import sharp_edges
+    two = tf.constant(2.0, tf.float64)
+    got = run_in(mode, lambda b: sd.gradient(at=(b, b), of=sharp_edges.pow_), two)
+    np.testing.assert_allclose(got, (4.0, 4.0 * np.log(2.0)))
+
+
+@pytest.mark.parametrize("of, match", [
+    ("not a function", "of= must be a function"),
+    (42, "of= must be a function"),
+    (tf.round, "tensorflow's round"),
+    (abs, "builtin"),
+    (tf.function(lambda x: x), "tf.function"),
+    (__import__("functools").partial(cf.scaled, s=3.0), "functools.partial"),
+    (type("Callable", (), {"__call__": lambda self, x: x})(), "callable Callable instance"),
+    (lambda x: x, "lambda that no module-level name holds"),
+])
+def test_what_cannot_be_registered_is_a_type_error_at_once(of, match):
+    with pytest.raises(TypeError, match=match):
+        sd.derivative(of=of)  # raised before any decorator is applied
+
+
+def test_method_of_a_class_defined_in_a_function_is_refused():
+    class Local:
+        def method(self, x):
+            return x
+    with pytest.raises(TypeError, match="class defined inside a function"):
+        sd.derivative(of=Local.method)
