@@ -145,12 +145,17 @@ def conform(value, dtype, shape, what, reference: str, operator: str) -> tf.Tens
     return tensor
 
 
-def resolve_function(operator: str, of, in_, *, what: str = "the function to differentiate",
-                     label: str = "of=") -> Callable:
-    """The function given as ``of=`` or ``in_=`` (Swift's tutorial-era label), checked."""
+def given_function(operator: str, of, in_):
+    """Whichever of ``of=`` and ``in_=`` (Swift's tutorial-era label) was given, or None."""
     if of is not None and in_ is not None:
         raise TypeError(f"{operator}: pass the function once, as of= or in_=, not both")
-    function = of if of is not None else in_
+    return of if of is not None else in_
+
+
+def resolve_function(operator: str, of, in_, *, what: str = "the function to differentiate",
+                     label: str = "of=") -> Callable:
+    """The function given as ``of=`` or ``in_=``, checked: present and callable."""
+    function = given_function(operator, of, in_)
     if function is None:
         raise TypeError(f"{operator}: missing {what}; pass {label}f (or in_=f)")
     if not callable(function):

@@ -209,16 +209,28 @@ def _recomputing_forward(body, name: str, call: BoundCall):
 def with_recomputation_in_pullbacks(body):
     """Swift ``withRecomputationInPullbacks(_:)``: checkpointing.
 
-    Returns a function computing the same values as ``body``; when it is differentiated, ``body``'s
-    intermediates are not kept and ``body`` runs again inside the pullback. Works in eager mode,
-    ``tf.function`` and XLA, for bodies that use layers (variables), randomness drawn through Keras
-    (``SeedGenerator``, ``keras.random``, Dropout) or a ``tf.random.Generator`` (the recomputation
-    sees the same numbers), and Keras state updates such as BatchNorm statistics (applied once).
-    Gradients reach the body's arguments and every trainable variable it reads.
+    When the returned function is differentiated, ``body``'s intermediates are not kept and
+    ``body`` runs again inside the pullback. Works in eager mode, ``tf.function`` and XLA, for bodies
+    that use layers (variables), randomness drawn through Keras (``SeedGenerator``,
+    ``keras.random``, Dropout) or from a ``tf.random.Generator`` however the body reaches it (the
+    recomputation sees the same numbers), and Keras state updates such as BatchNorm statistics
+    (applied once). Gradients reach the body's floating arguments (positional and keyword) and every
+    trainable variable it reads; arguments holding no floating value (a boolean mask, an int) pass
+    through.
 
-    Not replayable: TensorFlow's op-seeded stateful random ops (``tf.random.uniform(seed=...)``);
-    a ``RecomputationWarning`` is emitted when the body uses them. Assignments to plain
-    ``tf.Variable``s (not ``keras.Variable``) inside the body run again on recomputation.
+    Not replayable, and a ``RecomputationWarning`` says so: TensorFlow's op-seeded stateful random
+    ops (``tf.random.uniform(seed=...)``), ``Generator.binomial``, and random draws inside an
+    already-traced ``tf.function`` that the body calls. Assignments to plain ``tf.Variable``s (not
+    ``keras.Variable``) inside the body run again on recomputation.
+
+    Args:
+        body: the function to checkpoint.
+
+    Returns:
+        A function computing the same values as ``body``.
+
+    Raises:
+        TypeError: ``body`` is not callable.
 
     Example::
 

@@ -16,7 +16,7 @@ import tensorflow as tf
 from . import _context, _nest, registry
 from ._custom_vjp import BoundCall, call_with_vjp, custom_gradient_call, signature_of, split_vjp_result
 from ._platform_internals import could_possibly_record, stop_recording
-from ._values import conform, convert_floating, describe
+from ._values import conform, convert_floating, describe, given_function, resolve_function
 from .diagnostics import DerivativeRegistrationWarning, warn
 from .operators import _MISSING, derivative_at
 
@@ -30,6 +30,18 @@ def differentiable(function=None, /, *modes, wrt=None, reverse=None):
 
     A marker: accepted on functions and methods, it never changes what they compute. It records
     ``wrt`` on the function as ``__differentiable_wrt__`` for documentation and tooling.
+
+    Args:
+        function: the function or method (when used without parentheses).
+        *modes: Swift's ``reverse`` and similar mode names, accepted and ignored.
+        wrt: the parameters the function is differentiable with respect to (recorded only).
+        reverse: accepted for ``@differentiable(reverse=True)`` spellings; ignored.
+
+    Returns:
+        The function unchanged (or, with arguments, a decorator returning it unchanged).
+
+    Raises:
+        TypeError: applied to something that is not a function or method.
 
     Example::
 
@@ -363,9 +375,7 @@ def derivative(*, of=None, at=_MISSING, in_=None, wrt=None):
             raise TypeError("sd.derivative(at=..., of=...) is the forward-mode operator; wrt= belongs "
                             "to the @sd.derivative(of=f) registration form")
         return derivative_at(at=at, of=of, in_=in_)
-    if of is not None and in_ is not None:
-        raise TypeError("sd.derivative: pass the function once, as of= or in_=, not both")
-    return register_derivative(of=of if of is not None else in_, wrt=wrt)
+    return register_derivative(of=given_function("sd.derivative", of, in_), wrt=wrt)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -384,11 +394,19 @@ def _block(leaf):
 def without_derivative(at=_MISSING, *, of=None, in_=None):
     """Swift ``withoutDerivative(at:)`` and ``withoutDerivative(at:in:)``: stops derivatives.
 
-    ``without_derivative(at=x)`` is ``x`` with derivatives blocked (a gradient stop); it takes any
-    value, nests included, and passes non-floating leaves (a loop bound) through unchanged.
-    ``without_derivative(at=x, of=body)`` (or ``in_=body``) is ``body(x)`` with derivatives blocked;
-    ``body`` is not recorded by any tape. Using it also silences ``ZeroDerivativeWarning``, exactly
-    as it silences Swift's compiler warning.
+    Using it also silences ``ZeroDerivativeWarning``, exactly as it silences Swift's compiler
+    warning.
+
+    Args:
+        at: any value, nests included; non-floating leaves (a loop bound) pass through unchanged.
+        of: optional body: ``without_derivative(at=x, of=body)`` is ``body(x)`` with derivatives
+            blocked, and no tape records ``body`` (``in_=`` also accepted).
+
+    Returns:
+        ``at`` (or ``body(at)``) with every floating leaf behind a gradient stop.
+
+    Raises:
+        TypeError: ``at=`` is missing, or the body is not callable.
 
     Example::
 
@@ -400,14 +418,11 @@ def without_derivative(at=_MISSING, *, of=None, in_=None):
     """
     if at is _MISSING:
         raise TypeError("sd.without_derivative: missing at=, the value whose derivative to block")
-    if of is not None and in_ is not None:
-        raise TypeError("sd.without_derivative: pass the body once, as of= or in_=, not both")
-    body = of if of is not None else in_
+    body = given_function("sd.without_derivative", of, in_)
     _context.note_without_derivative()
     if body is None:
         return _nest.map_leaves(_block, at)
-    if not callable(body):
-        raise TypeError(f"sd.without_derivative: of= must be a function, got {describe(body)}")
+    body = resolve_function("sd.without_derivative", body, None, what="the body")
     with stop_recording():
         value = body(at)
     return _nest.map_leaves(_block, value)
@@ -438,10 +453,22 @@ def _check_hook_result(result, cotangent):
 def with_derivative(x, hook):
     """Swift ``x.withDerivative { ... }``: identity forward; ``hook`` sees (and may replace) the cotangent.
 
-    In the backward pass ``hook(g)`` receives the cotangent reaching ``x``. Returning a value
-    replaces it (Swift's ``inout`` mutation; a Python number fills the shape), returning ``None``
-    keeps it. Hooks run in reverse order of creation, like Swift's pullbacks; a hook on a value
-    that does not reach the result is never called; forward mode passes through unchanged.
+    Hooks run in reverse order of creation, like Swift's pullbacks; a hook on a value that does
+    not reach the result is never called; forward mode passes through unchanged.
+
+    Args:
+        x: a floating value (a tensor, a variable, a Python float).
+        hook: called in the backward pass with the cotangent reaching ``x`` (always a dense
+            tensor). Returning a value replaces the cotangent (Swift's ``inout`` mutation; a Python
+            number fills the shape); returning ``None`` keeps it.
+
+    Returns:
+        ``x`` as a tensor, unchanged.
+
+    Raises:
+        TypeError: ``hook`` is not callable, ``x`` is not floating, or the hook returns a tensor of
+            another dtype.
+        ValueError: the hook returns a tensor of another shape.
 
     Example::
 
@@ -486,6 +513,18 @@ def unbroadcasted(t, *, to=None, like=None):
     """Swift ``Tensor.unbroadcasted(to:)`` / ``(like:)``: sums ``t`` down to ``shape``.
 
     The inverse of broadcasting, which every pullback of a broadcasting operation needs.
+
+    Args:
+        t: the tensor to reduce.
+        to: the target shape (a list, ``tf.TensorShape`` or shape tensor).
+        like: a tensor whose shape is the target (instead of ``to=``).
+
+    Returns:
+        ``t`` summed over the broadcast axes and reshaped to the target shape.
+
+    Raises:
+        TypeError: neither or both of ``to=`` and ``like=``, or ``to=`` is not a shape.
+        ValueError: the target shape does not broadcast to ``t``'s shape.
 
     Example::
 

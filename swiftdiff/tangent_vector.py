@@ -20,6 +20,15 @@ class TangentVector:
     Iterating yields one tensor per variable in the order of ``model.trainable_variables``, so
     ``zip(grads, model.trainable_variables)`` feeds any Keras optimizer. Supports ``+``, ``-``,
     unary ``-``, multiplication by a scalar, ``scaled(by=)`` and ``TangentVector.zeros_like(model)``.
+    It is a pure value: a ``tf.nest`` node (so it leaves a ``tf.function`` and nests like a tuple),
+    holding the layer only to name its components.
+
+    Args:
+        layer: the Keras layer (or model) this is a tangent of.
+        values: one tensor per trainable variable, in the order of ``layer.trainable_variables``.
+
+    Raises:
+        ValueError: the number of values differs from the number of trainable variables.
 
     Example::
 
@@ -47,7 +56,17 @@ class TangentVector:
     # -- construction ---------------------------------------------------------------------------
     @classmethod
     def zeros_like(cls, layer) -> "TangentVector":
-        """Swift ``Model.TangentVector.zero``: zeros shaped like each trainable variable."""
+        """Swift ``Model.TangentVector.zero``: zeros shaped like each trainable variable.
+
+        Args:
+            layer: a Keras layer or model.
+
+        Returns:
+            The zero tangent of ``layer``.
+
+        Raises:
+            TypeError: ``layer`` is not a Keras layer.
+        """
         if not isinstance(layer, keras.layers.Layer):
             raise TypeError(f"TangentVector.zeros_like: expected a Keras layer, got {type(layer).__name__}")
         return cls(layer, [tf.zeros(v.shape, v.dtype) for v in layer.trainable_variables])
@@ -59,10 +78,20 @@ class TangentVector:
         return self._layer
 
     def tangent_for(self, variable):
-        """The tangent of one of the layer's trainable variables."""
-        key = _variable_key(variable)
+        """The tangent of one of the layer's trainable variables.
+
+        Args:
+            variable: a trainable variable of the layer (``keras.Variable`` or ``tf.Variable``).
+
+        Returns:
+            Its component of this tangent.
+
+        Raises:
+            KeyError: ``variable`` is not a trainable variable of the layer.
+        """
+        key = variable_key(variable)
         for candidate, value in zip(self._variables, self._values):
-            if _variable_key(candidate) == key:
+            if variable_key(candidate) == key:
                 return value
         raise KeyError(f"TangentVector: {getattr(variable, 'name', variable)!r} is not a trainable "
                        f"variable of {type(self._layer).__name__}")
@@ -123,8 +152,8 @@ class TangentVector:
         if not isinstance(other, TangentVector):
             raise TypeError(f"TangentVector {operation}: expected another TangentVector, "
                             f"got {type(other).__name__}")
-        mine = [_variable_key(v) for v in self._variables]
-        theirs = [_variable_key(v) for v in other._variables]
+        mine = [variable_key(v) for v in self._variables]
+        theirs = [variable_key(v) for v in other._variables]
         if mine != theirs:
             raise ValueError(
                 f"TangentVector {operation}: the tangents belong to different layers "
@@ -143,7 +172,17 @@ class TangentVector:
         return self._like(-a for a in self._values)
 
     def scaled(self, by) -> "TangentVector":
-        """Swift ``scaled(by:)``: every component multiplied by the scalar ``by``."""
+        """Swift ``scaled(by:)``: every component multiplied by the scalar ``by``.
+
+        Args:
+            by: a scalar (a Python number or a rank-0 tensor).
+
+        Returns:
+            A new ``TangentVector``.
+
+        Raises:
+            TypeError: ``by`` is not a scalar.
+        """
         if isinstance(by, TangentVector) or (hasattr(by, "shape") and len(by.shape) > 0):
             raise TypeError("TangentVector.scaled: `by` must be a scalar")
         if not isinstance(by, (numbers.Number, tf.Tensor, tf.Variable)) and not hasattr(by, "dtype"):
