@@ -22,7 +22,7 @@ if _keras.backend.backend() != "tensorflow":
 
 from . import _platform_internals  # noqa: E402
 
-_platform_internals.verify()  # an ImportError naming the versions if a Keras/TF internal changed
+_platform_internals.verify_at_import()  # an ImportError naming the versions if an internal changed
 
 from . import models  # noqa: E402
 from .activation_discarding import ActivationDiscarding, checkpointed_sequential  # noqa: E402

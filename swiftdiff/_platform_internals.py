@@ -14,20 +14,33 @@ Each is used because no public API does the job:
   whether a compiled function called by a body draws random numbers it cannot replay.
 * ``keras_variable_handle``: the ``tf.Variable`` inside a ``keras.Variable`` (``_value``), which is
   what a ``tf.GradientTape`` watches and what ``tf.custom_gradient`` hands to gradient functions.
+* ``get_keras_mask`` / ``set_keras_mask``: a Keras mask rides on a tensor as an attribute; the
+  recomputation's inputs are new tensors in graphs and must carry the forward inputs' masks.
+* ``mirror_call_signature``: the call-signature attributes Keras' ``Layer.__init__`` derives from
+  ``call`` (``ActivationDiscarding`` takes its wrapped layer's, so that Keras binds arguments,
+  resolves ``training`` and fills ``mask=`` for it exactly as for the wrapped layer).
 * ``get_stateless_scope`` and the behaviour of ``keras.StatelessScope``: an assignment inside the
   scope is routed to ``add_update`` and seen through ``get_current_value``, the real variable is
   untouched, and ``state_mapping`` maps variables to the values read inside the scope. Exact
   recomputation (same dropout masks, BatchNorm statistics updated once) rests on it.
 
-``verify()`` runs once at import: if a TensorFlow or Keras release changed any of this, importing
-swiftdiff fails with an ``ImportError`` naming the versions and what changed, instead of
-checkpointing silently dropping state updates.
+``verify()`` checks all of it. If a TensorFlow or Keras release changed any of this, swiftdiff fails
+with an ``ImportError`` naming the versions and what changed, instead of checkpointing silently
+dropping state updates. The attribute checks run at import. The behavioural probe (a scoped
+assignment, a variable's handle) runs ops, so it runs at import only when TensorFlow's runtime is
+already started, and otherwise at the first checkpointed call: starting the runtime at import would
+break programs that must configure it first (``MultiWorkerMirroredStrategy`` needs collective ops
+set up at program start).
 """
 
 from __future__ import annotations
 
+import inspect
+import threading
+
 import keras
 import tensorflow as tf
+from keras.src.backend.common.masking import get_keras_mask, set_keras_mask  # noqa: F401 (re-export)
 from keras.src.backend.common.stateless_scope import get_stateless_scope  # noqa: F401 (re-export)
 from tensorflow.python.eager import context as _context
 from tensorflow.python.eager import record as _record
@@ -56,9 +69,47 @@ def keras_variable_handle(variable):
     return inner if isinstance(inner, tf.Variable) else None
 
 
+_CALL_SIGNATURE_ATTRIBUTES = ("_call_signature", "call_signature_parameters", "_call_has_training_arg",
+                              "_call_has_mask_arg", "_call_context_args", "_call_has_context_arg")
+
+
+def mirror_call_signature(layer, signature: inspect.Signature, context_args=()) -> None:
+    """Makes Keras treat ``layer``'s ``call`` as having ``signature`` (what ``Layer.__init__`` records).
+
+    Keras' ``Layer.__call__`` works from these: it binds arguments to the signature, resolves
+    ``training`` and fills ``mask=`` (``query_mask=``, ...) from the inputs' Keras masks. Keras' own
+    ``_register_call_context_args`` updates them the same way.
+    """
+    names = list(signature.parameters)
+    context_args = set(layer._call_context_args) | set(context_args)
+    layer._call_signature = signature
+    layer.call_signature_parameters[:] = names
+    layer._call_has_training_arg = "training" in names
+    layer._call_has_mask_arg = "mask" in names
+    layer._call_context_args = context_args
+    layer._call_has_context_arg.clear()
+    layer._call_has_context_arg.update({arg: arg in names for arg in context_args})
+
+
+def _static_problems() -> list[str]:
+    """What no longer holds, found without running any TensorFlow op."""
+    problems = []
+    layer = keras.layers.Layer()
+    missing = [name for name in _CALL_SIGNATURE_ATTRIBUTES if not hasattr(layer, name)]
+    if missing:
+        problems.append(f"keras.layers.Layer no longer records its call signature in {missing}")
+    for name in ("add_update", "get_current_value"):
+        if not callable(getattr(keras.StatelessScope, name, None)):
+            problems.append(f"keras.StatelessScope.{name} is gone")
+    for name in ("stop_recording", "could_possibly_record"):
+        if not callable(getattr(_record, name, None)):
+            problems.append(f"tensorflow.python.eager.record.{name} is gone")
+    return problems
+
+
 def _probe() -> list[str]:
     """What no longer holds of the behaviour above (empty when everything is as assumed)."""
-    problems = []
+    problems = _static_problems()
     variable = keras.Variable(1.0, trainable=False, name="swiftdiff_probe")
     if keras_variable_handle(variable) is None:
         problems.append("keras.Variable no longer wraps a tf.Variable in `_value`")
@@ -86,17 +137,52 @@ def _probe() -> list[str]:
             problems.append("an assignment inside a StatelessScope now changes the real variable")
     except Exception as error:  # any failure of the probe is a changed internal
         problems.append(f"the StatelessScope probe failed: {type(error).__name__}: {error}")
-    for name in ("stop_recording", "could_possibly_record"):
-        if not callable(getattr(_record, name, None)):
-            problems.append(f"tensorflow.python.eager.record.{name} is gone")
+    tensor = tf.constant(1.0)
+    set_keras_mask(tensor, tf.constant(True))
+    if get_keras_mask(tensor) is None:
+        problems.append("a Keras mask set on a tensor is no longer read back")
     return problems
 
 
+verified = False
+
+
+def _raise(problems: list[str]) -> None:
+    raise ImportError(
+        f"swiftdiff does not support TensorFlow {tf.__version__} with Keras {keras.__version__}: "
+        + "; ".join(problems) + ". Exact checkpointing depends on it; use the versions named in "
+        "the README (TensorFlow 2.21, Keras 3.15) or report this.")
+
+
 def verify() -> None:
-    """Raises ``ImportError`` when the internals above do not behave as swiftdiff assumes."""
-    problems = _probe()
+    """Raises ``ImportError`` when the internals above do not behave as swiftdiff assumes.
+
+    The probe runs in a thread of its own: it starts in eager mode, with no ``tf.function`` being
+    traced, no Keras ``StatelessScope`` and no distribution strategy (all thread-local), wherever
+    the first checkpointed call happens (inside ``fit``, a replica, a trace).
+    """
+    global verified
+    problems: list[str] = []
+
+    def probe():
+        try:
+            problems.extend(_probe())
+        except Exception as error:  # noqa: BLE001 - reported below, never swallowed
+            problems.append(f"the probe failed: {type(error).__name__}: {error}")
+
+    thread = threading.Thread(target=probe, name="swiftdiff-probe")
+    thread.start()
+    thread.join()
     if problems:
-        raise ImportError(
-            f"swiftdiff does not support TensorFlow {tf.__version__} with Keras {keras.__version__}: "
-            + "; ".join(problems) + ". Exact checkpointing depends on it; use the versions named in "
-            "the README (TensorFlow 2.21, Keras 3.15) or report this.")
+        _raise(problems)
+    verified = True
+
+
+def verify_at_import() -> None:
+    """The attribute checks now; the behavioural probe now only if TensorFlow's runtime is started."""
+    problems = _static_problems()
+    if problems:
+        _raise(problems)
+    context = _context.context_safe()
+    if context is not None and getattr(context, "_initialized", False):
+        verify()

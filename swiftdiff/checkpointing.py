@@ -32,7 +32,15 @@ import tensorflow as tf
 
 from . import _nest
 from ._custom_vjp import BoundCall, custom_gradient_call, signature_of
-from ._platform_internals import add_op_callback, function_definition, get_stateless_scope, remove_op_callback
+from . import _platform_internals
+from ._platform_internals import (
+    add_op_callback,
+    function_definition,
+    get_keras_mask,
+    get_stateless_scope,
+    remove_op_callback,
+    set_keras_mask,
+)
 from ._values import describe
 from .diagnostics import RecomputationWarning, warn
 
@@ -168,14 +176,44 @@ def _after_cotangents(inputs: list, cotangents: list) -> list:
     return [x - tf.cast(offset, x.dtype) for x in inputs]
 
 
+def _recording_into(created: list):
+    """A variable creator that records every variable created through it."""
+    def creator(next_creator, **kwargs):
+        variable = next_creator(**kwargs)
+        created.append(variable)
+        return variable
+    return creator
+
+
+def _with_keras_masks_of(originals: list, replacements: list) -> list:
+    """``replacements``, each carrying its original's Keras mask (a tensor attribute that the new
+    tensors of the recomputation would otherwise lack: an LSTM would then ignore the padding)."""
+    for original, replacement in zip(originals, replacements, strict=True):
+        mask = get_keras_mask(original)
+        if mask is not None and replacement is not original:
+            set_keras_mask(replacement, mask)
+    return replacements
+
+
 def _recomputing_forward(body, name: str, call: BoundCall):
     """The core's ``forward`` for a checkpointed call: run once, recompute in the pullback."""
 
     def forward(inputs):
         seen = _RandomnessSeen()
         args, kwargs = call.rebuild(inputs)
-        with seen.watching(), _StateScope() as scope:
+        created: list = []
+        # Outermost: a Keras variable created inside the StatelessScope becomes a tf.Variable only
+        # when the scope closes.
+        with tf.variable_creator_scope(_recording_into(created)), seen.watching(), _StateScope() as scope:
             value = body(*args, **kwargs)
+        if created and tf.executing_eagerly():
+            # Created inside the StatelessScope, they were read as their initial values, not as
+            # variables: no gradient could reach them. Refuse rather than return None gradients.
+            raise ValueError(
+                f"{name}: the body created variables {[v.name for v in created]} (a layer built in its "
+                f"first call); a checkpointed body must not create variables in eager mode. Build the "
+                f"layer first (layer.build(input_shape), or call it once), or use sd.ActivationDiscarding, "
+                f"which does.")
         if seen.unreplayable:
             warn(f"{name}: the body uses {sorted(set(seen.unreplayable))}, random ops whose numbers "
                  f"cannot be replayed, so the recomputation in the pullback draws different ones and "
@@ -190,7 +228,7 @@ def _recomputing_forward(body, name: str, call: BoundCall):
         value = _nest.map_leaves(tf.convert_to_tensor, value)
 
         def backward(cotangents, variables):
-            recompute_inputs = _after_cotangents(inputs, cotangents)
+            recompute_inputs = _with_keras_masks_of(inputs, _after_cotangents(inputs, cotangents))
             with _StateScope(before), _rewound(generator_states):
                 with tf.GradientTape(watch_accessed_variables=False) as tape:
                     tape.watch(recompute_inputs)
@@ -246,6 +284,8 @@ def with_recomputation_in_pullbacks(body):
 
     @functools.wraps(body)
     def recomputed(*args, **kwargs):
+        if not _platform_internals.verified:
+            _platform_internals.verify()  # deferred from import: see _platform_internals
         try:
             call = BoundCall(signature, args, kwargs)
         except TypeError:

@@ -342,3 +342,28 @@ def test_keyword_and_non_differentiable_arguments(mode):
     got = run_in(mode, run, x, scale)
     for a, b in zip(got, expected, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_a_body_that_creates_variables_in_eager_mode_is_refused_not_given_none_gradients():
+    dense = keras.layers.Dense(2)  # built on its first call, inside the checkpoint
+    body = sd.with_recomputation_in_pullbacks(lambda x: dense(x))
+    with pytest.raises(ValueError, match=r"created variables .*Build the layer first"):
+        with tf.GradientTape():
+            body(tf.ones([1, 3]))
+
+
+def test_a_keras_mask_on_an_argument_reaches_the_recomputation(mode):
+    # Embedding(mask_zero) -> LSTM: the padding must be masked in the recomputation too.
+    keras.utils.set_random_seed(0)
+    embedding, lstm = keras.layers.Embedding(5, 3, mask_zero=True), keras.layers.LSTM(2)
+    tokens = tf.constant([[1, 2, 0, 0], [3, 0, 0, 0]])
+    lstm(embedding(tokens))
+    checkpointed = sd.with_recomputation_in_pullbacks(lambda x: lstm(x))
+
+    def gradients(wrap):
+        def run():
+            return sd.gradient(at=lstm, of=lambda layer: tf.reduce_sum(wrap(embedding(tokens)) ** 2))
+        return [g.numpy() for g in (run() if mode == "eager" else tf.function(run, jit_compile=mode == "xla")())]
+
+    for a, b in zip(gradients(checkpointed), gradients(lstm), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

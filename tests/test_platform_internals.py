@@ -10,6 +10,19 @@ from swiftdiff import _platform_internals as internals
 def test_the_probe_finds_todays_versions_as_assumed():
     assert internals._probe() == []
     internals.verify()  # does not raise
+    assert internals.verified
+
+
+def test_a_keras_layer_without_its_recorded_call_signature_is_an_import_error(monkeypatch):
+    monkeypatch.delattr(keras.layers.Layer, "_call_has_context_arg", raising=False)
+    original = keras.layers.Layer.__init__
+
+    def forgetting(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        del self._call_has_context_arg
+    monkeypatch.setattr(keras.layers.Layer, "__init__", forgetting)
+    with pytest.raises(ImportError, match="call signature"):
+        internals.verify_at_import()
 
 
 def test_a_keras_variable_without_a_tape_watchable_handle_is_an_import_error(monkeypatch):
