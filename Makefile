@@ -19,10 +19,15 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) examples/custom_differentiation.py
+	@TF_CPP_MIN_LOG_LEVEL=3 $(PY) examples/custom_differentiation.py
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The differential fuzzer with 20x the examples, random seeds and shrinking (tests/test_fuzz.py).
+.PHONY: fuzz
+fuzz: $(STAMP)
+	SWIFTDIFF_FUZZ_PROFILE=deep $(PY) -m pytest -q -p no:cacheprovider tests/test_fuzz.py
 
 $(DOCS_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -e ".[docs,test]"
@@ -33,12 +38,19 @@ docs: $(DOCS_STAMP)
 	cp benchmarks/results/*.png docs/assets/benchmarks/
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
+# Lint, format and type checks; not yet part of `make test` (that waits for the final `ruff format` pass).
+.PHONY: lint
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bench]"
-	$(PY) benchmarks/operator_overhead.py
-	$(PY) benchmarks/memory_vs_depth.py
-	$(PY) benchmarks/step_time.py
-	$(PY) benchmarks/cnn_fit.py
+	$(PY) -m benchmarks.operator_overhead
+	$(PY) -m benchmarks.memory_vs_depth
+	$(PY) -m benchmarks.step_time
+	$(PY) -m benchmarks.cnn_fit
 
 clean:
 	rm -rf $(VENV) .pytest_cache

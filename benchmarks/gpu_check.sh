@@ -6,7 +6,7 @@
 # MLP (8192 x 256 activations, 8 segments of 8) of benchmarks/memory_vs_depth.py, in eager mode,
 # tf.function and model.fit(jit_compile=True). Usage, from the repository root on a GPU machine:
 #     bash benchmarks/gpu_check.sh            # prints one JSON line per run and a ratio table
-# The models and training steps are measure.py's (checkpointed_layers, training_step). On a CPU,
+# The models and training steps are benchmarks.measure's (checkpointed_layers, training_step). On a CPU,
 # GPU_CHECK_DRY_RUN=1 GPU_CHECK_DEPTH=8 GPU_CHECK_BATCH=64 runs everything but the memory readings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,9 +16,8 @@ if [ -x .venv/bin/python ]; then PY=.venv/bin/python; fi
 import json, os, subprocess, sys
 CHILD = r'''
 import json, os, sys, time
-sys.path.insert(0, "benchmarks")
 import keras, tensorflow as tf
-from measure import checkpointed_layers, training_step
+from benchmarks.measure import checkpointed_layers, training_step
 method, mode = sys.argv[1], sys.argv[2]
 dry_run = os.environ.get("GPU_CHECK_DRY_RUN") == "1"  # on a CPU: everything but the memory readings
 assert dry_run or tf.config.list_physical_devices("GPU"), "no GPU visible to TensorFlow"

@@ -17,6 +17,10 @@ import re
 import subprocess
 import sys
 import time
+from itertools import pairwise
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]  # the repository root, from which ``benchmarks`` imports
 
 CHILD_ENV = {
     "TF_ENABLE_ONEDNN_OPTS": "0",
@@ -60,22 +64,32 @@ def measure_steps(step, steps: int) -> dict:
 TIMING_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
 
 
-def run_child(script: str, args: list, timeout: float = 1800, env: dict = CHILD_ENV) -> dict:
-    """Runs ``python script --child args...`` and returns the JSON it prints last (or an error).
+def run_child(module: str, args: list, timeout: float = 1800, env: dict = CHILD_ENV) -> dict:
+    """Runs ``python -m module --child args...`` from the repository root and returns the JSON it
+    prints last (or an error).
 
     ``env`` is added to this process's environment: ``CHILD_ENV`` (the memory settings, default)
     or ``TIMING_ENV``.
     """
     env = dict({key: value for key, value in os.environ.items() if key not in CHILD_ENV}, **env)
     try:
-        done = subprocess.run([sys.executable, script, "--child", *map(str, args)], env=env,
-                              capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(
+            [sys.executable, "-m", module, "--child", *map(str, args)],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
     except subprocess.TimeoutExpired:
         return {"error": "timeout"}
     lines = [line for line in done.stdout.strip().splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:
-        errors = [line.strip() for line in done.stderr.splitlines()
-                  if line.strip().split(":", 1)[0].endswith(("Error", "Exception"))]
+        errors = [
+            line.strip()
+            for line in done.stderr.splitlines()
+            if line.strip().split(":", 1)[0].endswith(("Error", "Exception"))
+        ]
         last = (errors or done.stderr.strip().splitlines() or ["failed"])[-1]
         return {"error": last[:200]}
     return json.loads(lines[-1])
@@ -125,7 +139,7 @@ def checkpointed_layers(method: str, make_layers, segments: int) -> list:
     layers = make_layers()
     bounds = [round(i * len(layers) / segments) for i in range(segments + 1)]
     wrap = RecomputeGrad if method == "recompute_grad" else sd.ActivationDiscarding
-    return [wrap(keras.Sequential(layers[a:b])) for a, b in zip(bounds, bounds[1:])]
+    return [wrap(keras.Sequential(layers[a:b])) for a, b in pairwise(bounds)]
 
 
 def training_step(model, mode: str, x, y, *, through_fit: bool = True):
@@ -150,7 +164,7 @@ def training_step(model, mode: str, x, y, *, through_fit: bool = True):
         with tf.GradientTape() as tape:
             loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
         grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         return loss
 
     run = tf.function(train_step) if mode == "function" else train_step

@@ -4,7 +4,7 @@ Small functions (a scalar polynomial, a 64x64 matmul chain, a 3-layer MLP on a b
 eagerly and inside tf.function. Each figure is the median of many timed repetitions, as a ratio
 against the raw tape measured in the same run, interleaved to cancel drift.
 
-    python benchmarks/operator_overhead.py [--repeats 2000]
+    python -m benchmarks.operator_overhead [--repeats 2000]
 
 Writes benchmarks/results/operator_overhead.csv and .png.
 """
@@ -47,9 +47,11 @@ def workloads():
             h = tf.nn.relu(h @ m)
         return tf.reduce_sum(h) * x
 
-    return [("polynomial", poly, tf.constant(1.5)),
-            ("matmul_chain", chain, rng.normal([64, 64])),
-            ("mlp", net, tf.constant(1.0))]
+    return [
+        ("polynomial", poly, tf.constant(1.5)),
+        ("matmul_chain", chain, rng.normal([64, 64])),
+        ("mlp", net, tf.constant(1.0)),
+    ]
 
 
 def raw_tape(f):
@@ -58,6 +60,7 @@ def raw_tape(f):
             tape.watch(x)
             y = f(x)
         return tape.gradient(y, x)
+
     return grad
 
 
@@ -67,6 +70,7 @@ def raw_pullback(f):
             tape.watch(x)
             y = f(x)
         return tape.gradient(y, x, output_gradients=tf.ones_like(y))
+
     return grad
 
 
@@ -95,7 +99,9 @@ def time_interleaved(functions: dict, x, repeats: int) -> dict:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeats", type=int, default=2000)
     parser.add_argument("--out", default=str(HERE / "results" / "operator_overhead"))
     args = parser.parse_args()
@@ -106,11 +112,18 @@ def main():
             if mode == "function":
                 fns = {k: tf.function(v) for k, v in fns.items()}
             times = time_interleaved(fns, x, args.repeats)
-            for variant, baseline in (("sd.gradient", "raw_tape"),
-                                      ("sd.value_with_pullback", "raw_tape_with_cotangent")):
-                row = {"workload": name, "mode": mode, "operator": variant,
-                       "us": round(times[variant] * 1e6, 1), "baseline_us": round(times[baseline] * 1e6, 1),
-                       "ratio": round(times[variant] / times[baseline], 3)}
+            for variant, baseline in (
+                ("sd.gradient", "raw_tape"),
+                ("sd.value_with_pullback", "raw_tape_with_cotangent"),
+            ):
+                row = {
+                    "workload": name,
+                    "mode": mode,
+                    "operator": variant,
+                    "us": round(times[variant] * 1e6, 1),
+                    "baseline_us": round(times[baseline] * 1e6, 1),
+                    "ratio": round(times[variant] / times[baseline], 3),
+                }
                 rows.append(row)
                 print(row, flush=True)
     with open(args.out + ".csv", "w", newline="") as handle:
@@ -118,11 +131,17 @@ def main():
         writer.writeheader()
         writer.writerows(rows)
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     fig, axis = plt.subplots(figsize=(8, 4))
     labels = [f"{r['workload']}\n{r['mode']}\n{r['operator'].split('.')[1]}" for r in rows]
-    axis.bar(range(len(rows)), [r["ratio"] for r in rows], color=["C0" if r["mode"] == "eager" else "C1" for r in rows])
+    axis.bar(
+        range(len(rows)),
+        [r["ratio"] for r in rows],
+        color=["C0" if r["mode"] == "eager" else "C1" for r in rows],
+    )
     axis.axhline(1.0, color="black", linewidth=0.8)
     axis.set_xticks(range(len(rows)), labels, fontsize=6)
     axis.set_ylabel("time / raw tf.GradientTape")

@@ -14,7 +14,7 @@ costs one extra forward pass, 1 + f (4/3 only when the backward pass costs twice
 Timing runs in TensorFlow's default environment (oneDNN on, glibc's malloc as configured), as
 users run it; ``--env memory`` uses memory_vs_depth.py's settings instead (see measure.py).
 
-    python benchmarks/step_time.py [--depths 8,16,32,64,128] [--rounds 8] [--modes eager,function,fit_xla]
+    python -m benchmarks.step_time [--depths 8,16,32,64,128] [--rounds 8] [--modes eager,function,fit_xla]
 
 Writes benchmarks/results/step_time.csv and .png (time ratio vs depth, one panel per mode).
 """
@@ -32,7 +32,6 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
 
 METHODS = ["plain", "recompute_grad", "remat_scope", "activation_discarding", "checkpointed_sequential"]
 MODES = ["eager", "function", "fit_xla"]
@@ -42,7 +41,7 @@ def child(mode, depth, batch, width, rounds):
     import keras
     import tensorflow as tf
 
-    from measure import checkpointed_layers, error_summary, training_step
+    from .measure import checkpointed_layers, error_summary, training_step
 
     x = tf.random.normal([batch, width])
     y = tf.zeros([batch, width])
@@ -51,8 +50,10 @@ def child(mode, depth, batch, width, rounds):
         keras.utils.set_random_seed(0)
         try:
             body = checkpointed_layers(
-                method, lambda: [keras.layers.Dense(width, activation="tanh", use_bias=False) for _ in range(depth)],
-                segments=max(1, round(math.sqrt(depth))))
+                method,
+                lambda: [keras.layers.Dense(width, activation="tanh", use_bias=False) for _ in range(depth)],
+                segments=max(1, round(math.sqrt(depth))),
+            )
             model = keras.Sequential([keras.Input((width,)), *body])
             step = training_step(model, mode, x, y, through_fit=False)
             step()  # warm up: trace and compile first
@@ -76,12 +77,29 @@ def child(mode, depth, batch, width, rounds):
             start = time.perf_counter()
             step()
             times[method].append(time.perf_counter() - start)
-    print(json.dumps({"median": {method: statistics.median(values) for method, values in times.items()},
-                      "min": {method: min(values) for method, values in times.items()}, "errors": errors}))
+    print(
+        json.dumps(
+            {
+                "median": {method: statistics.median(values) for method, values in times.items()},
+                "min": {method: min(values) for method, values in times.items()},
+                "errors": errors,
+            }
+        )
+    )
 
 
-FIELDS = ["depth", "mode", "method", "step_s", "time_ratio", "time_ratio_min", "forward_fraction", "bound",
-          "env", "error"]
+FIELDS = [
+    "depth",
+    "mode",
+    "method",
+    "step_s",
+    "time_ratio",
+    "time_ratio_min",
+    "forward_fraction",
+    "bound",
+    "env",
+    "error",
+]
 
 
 def bound(method: str, forward_fraction: float, segments: int) -> float | str:
@@ -96,7 +114,9 @@ def bound(method: str, forward_fraction: float, segments: int) -> float | str:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--depths", default="8,16,32,64,128")
     parser.add_argument("--batch", type=int, default=8192)
     parser.add_argument("--width", type=int, default=256)
@@ -106,20 +126,27 @@ def main():
     parser.add_argument("--out", default=str(HERE / "results" / "step_time"))
     parser.add_argument("--plot-only", action="store_true", help="redraw the plot from the CSV")
     args = parser.parse_args()
-    from measure import CHILD_ENV, TIMING_ENV, run_child
+    from .measure import CHILD_ENV, TIMING_ENV, run_child
 
     depths, modes = [int(d) for d in args.depths.split(",")], args.modes.split(",")
     rows = []
     if os.path.exists(args.out + ".csv"):  # keep the figures of the configurations not re-run
         with open(args.out + ".csv") as handle:
-            rows = [row for row in csv.DictReader(handle) if row.get("depth") and (
-                args.plot_only or not (int(row["depth"]) in depths and row["mode"] in modes))]
+            rows = [
+                row
+                for row in csv.DictReader(handle)
+                if row.get("depth")
+                and (args.plot_only or not (int(row["depth"]) in depths and row["mode"] in modes))
+            ]
     if not args.plot_only:
         for depth in depths:
             segments = max(1, round(math.sqrt(depth)))
             for mode in modes:
-                result = run_child(__file__, [mode, depth, args.batch, args.width, args.rounds],
-                                   env=TIMING_ENV if args.env == "default" else CHILD_ENV)
+                result = run_child(
+                    "benchmarks.step_time",
+                    [mode, depth, args.batch, args.width, args.rounds],
+                    env=TIMING_ENV if args.env == "default" else CHILD_ENV,
+                )
                 for method in METHODS:
                     row = {"depth": depth, "mode": mode, "method": method, "env": args.env}
                     error = result.get("error") or result.get("errors", {}).get(method)
@@ -128,11 +155,17 @@ def main():
                         continue
                     median, fastest = result["median"], result["min"]
                     fraction = median["forward"] / median["plain"]
-                    rows.append({**row, "step_s": round(median[method], 4),
-                                 "time_ratio": round(median[method] / median["plain"], 3),
-                                 "time_ratio_min": round(fastest[method] / fastest["plain"], 3),
-                                 "forward_fraction": round(fraction, 3),
-                                 "bound": bound(method, fraction, segments), "error": ""})
+                    rows.append(
+                        {
+                            **row,
+                            "step_s": round(median[method], 4),
+                            "time_ratio": round(median[method] / median["plain"], 3),
+                            "time_ratio_min": round(fastest[method] / fastest["plain"], 3),
+                            "forward_fraction": round(fraction, 3),
+                            "bound": bound(method, fraction, segments),
+                            "error": "",
+                        }
+                    )
                     print(rows[-1], flush=True)
         rows.sort(key=lambda r: (int(r["depth"]), MODES.index(r["mode"]), METHODS.index(r["method"])))
         with open(args.out + ".csv", "w", newline="") as handle:
@@ -144,21 +177,31 @@ def main():
 
 def plot(rows, out):
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     modes = [mode for mode in MODES if any(r["mode"] == mode for r in rows)]
     fig, axes = plt.subplots(1, len(modes), figsize=(5 * len(modes), 4), squeeze=False, sharey=True)
-    for axis, mode in zip(axes[0], modes):
+    for axis, mode in zip(axes[0], modes, strict=True):
         for index, method in enumerate(METHODS[1:], start=1):
-            found = sorted((int(r["depth"]), float(r["time_ratio"]), r["bound"]) for r in rows
-                           if r["mode"] == mode and r["method"] == method and r.get("time_ratio"))
+            found = sorted(
+                (int(r["depth"]), float(r["time_ratio"]), r["bound"])
+                for r in rows
+                if r["mode"] == mode and r["method"] == method and r.get("time_ratio")
+            )
             if not found:
                 continue
-            depths, ratios, bounds = zip(*found)
+            depths, ratios, bounds = zip(*found, strict=True)
             axis.plot(depths, ratios, marker="o", color=f"C{index}", label=method)
             if method in ("activation_discarding", "checkpointed_sequential"):  # recompute_grad: as the first
-                axis.plot(depths, [float(b) for b in bounds], linestyle=":", color=f"C{index}",
-                          label=f"1 + f·(share recomputed), {method}")
+                axis.plot(
+                    depths,
+                    [float(b) for b in bounds],
+                    linestyle=":",
+                    color=f"C{index}",
+                    label=f"1 + f·(share recomputed), {method}",
+                )
         axis.axhline(1.35, color="grey", linestyle="--", linewidth=0.8, label="target 1.35")
         axis.axhline(1.0, color="black", linewidth=0.8)
         axis.set_title(mode, fontsize=10)

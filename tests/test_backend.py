@@ -11,8 +11,9 @@ import pytest
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_other_keras_backend_is_refused_at_import(backend):
     env = dict(os.environ, KERAS_BACKEND=backend)
-    done = subprocess.run([sys.executable, "-c", "import swiftdiff"], env=env, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", "import swiftdiff"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode != 0
     assert "KERAS_BACKEND" in done.stderr and "tensorflow" in done.stderr
     assert "ImportError" in done.stderr

@@ -14,19 +14,27 @@ from pathlib import Path
 
 import pytest
 
-CHILD = Path(__file__).parent / "support" / "checkpoint_memory.py"
-sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
-from measure import CHILD_ENV  # noqa: E402  (the benchmarks' memory settings, explained there)
+from benchmarks.measure import CHILD_ENV  # the benchmarks' memory settings, explained there
 
+ROOT = Path(__file__).parents[1]
+CHILD = [sys.executable, "-m", "tests.support.checkpoint_memory"]  # run from ROOT, as the benchmarks are
 ENV = dict(os.environ, **CHILD_ENV)
 
 
 @pytest.mark.subprocess
 @pytest.mark.parametrize("mode", ["eager", "function", "xla"])
 def test_checkpointing_discards_activations(mode):
-    children = {method: subprocess.Popen([sys.executable, str(CHILD), mode, method], env=ENV,
-                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                for method in ("checkpointed", "plain")}  # separate processes, run side by side
+    children = {
+        method: subprocess.Popen(
+            [*CHILD, mode, method],
+            env=ENV,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for method in ("checkpointed", "plain")
+    }  # separate processes, run side by side
     figures = {}
     for method, child in children.items():
         out, err = child.communicate(timeout=600)
@@ -34,7 +42,7 @@ def test_checkpointing_discards_activations(mode):
         figures[method] = json.loads(out.strip().splitlines()[-1])["growth"]
     ratio = figures["checkpointed"] / figures["plain"]
     # plain keeps 36 activations of 4 MiB: its growth must be visible for the ratio to mean anything
-    assert figures["plain"] > 100 * 2 ** 20, figures
+    assert figures["plain"] > 100 * 2**20, figures
     assert ratio < 0.6, f"{mode}: checkpointed/plain peak memory growth = {ratio:.2f} ({figures})"
 
 
@@ -44,10 +52,11 @@ def test_checkpointed_sequential_keeps_its_last_segment_for_free_in_eager_mode()
     no more peak memory than recomputing them (measured 0.279 vs 0.282 of plain at 64 layers)."""
     figures = {}
     for method in ("keras_plain", "keras_all", "keras_keep_last"):  # one at a time: 2 cores
-        done = subprocess.run([sys.executable, str(CHILD), "eager", method], env=ENV,
-                              capture_output=True, text=True, timeout=600)
+        done = subprocess.run(
+            [*CHILD, "eager", method], env=ENV, cwd=ROOT, capture_output=True, text=True, timeout=600
+        )
         assert done.returncode == 0, done.stderr[-2000:]
         figures[method] = json.loads(done.stdout.strip().splitlines()[-1])["growth"]
-    assert figures["keras_plain"] > 100 * 2 ** 20, figures
+    assert figures["keras_plain"] > 100 * 2**20, figures
     assert figures["keras_keep_last"] / figures["keras_plain"] < 0.6, figures
     assert figures["keras_keep_last"] <= 1.1 * figures["keras_all"], figures

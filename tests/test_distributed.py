@@ -28,24 +28,31 @@ def _free_port() -> int:
 def test_multi_worker_mirrored_strategy_equals_single_process():
     cluster = {"worker": [f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"]}
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    workers = [subprocess.Popen(
-        [sys.executable, str(CHILD), "worker"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=dict(env, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})))
-        for i in range(2)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, str(CHILD), "worker"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=dict(env, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})),
+        )
+        for i in range(2)
+    ]
     try:
         outputs = [worker.communicate(timeout=300) for worker in workers]
     finally:
         for worker in workers:
             worker.kill()
-    for worker, (_, err) in zip(workers, outputs):
+    for worker, (_, err) in zip(workers, outputs, strict=True):
         assert worker.returncode == 0, err[-3000:]
-    single = subprocess.run([sys.executable, str(CHILD), "single"], capture_output=True, text=True,
-                            timeout=300, env=env)
+    single = subprocess.run(
+        [sys.executable, str(CHILD), "single"], capture_output=True, text=True, timeout=300, env=env
+    )
     assert single.returncode == 0, single.stderr[-3000:]
     distributed = json.loads(outputs[0][0].strip().splitlines()[-1])
     reference = json.loads(single.stdout.strip().splitlines()[-1])
     assert len(distributed) == len(reference) == 6
-    for a, b in zip(reference, distributed):
+    for a, b in zip(reference, distributed, strict=True):
         np.testing.assert_allclose(np.array(b), np.array(a), rtol=1e-5, atol=1e-6)
 
 
@@ -92,6 +99,7 @@ def test_same_function_registered_from_many_threads_ends_with_one_derivative():
         sd.derivative(of=g)(lambda x: (g(x), lambda v: v * factor))
 
     import warnings
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", sd.DerivativeRegistrationWarning)
         threads = [threading.Thread(target=register, args=(float(i),)) for i in range(1, 9)]

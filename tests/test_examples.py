@@ -18,11 +18,52 @@ EXAMPLE = Path(__file__).parents[1] / "examples" / "custom_differentiation.py"
 
 
 @pytest.fixture(scope="module")
-def demo_output():
-    done = subprocess.run([sys.executable, str(EXAMPLE)], capture_output=True, text=True, timeout=600,
-                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+def demo_run():
+    """The tutorial run as `make demo` runs it (TF_CPP_MIN_LOG_LEVEL=3), stdout and stderr apart."""
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLE)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
     assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout
+    return done
+
+
+@pytest.fixture(scope="module")
+def demo_output(demo_run):
+    return demo_run.stdout
+
+
+#: TensorFlow's, absl's, XLA's, oneDNN's and CUDA's log lines, as they look on a start-up.
+LOG_LINE = re.compile(
+    r"^(\d{4}-\d\d-\d\d[ T]\d\d:|[IWEF]\d{4} \d\d:\d\d:|(INFO|WARNING|ERROR):)"
+    r"|oneDNN|absl|cuda|CUDA|XLA service|StreamExecutor"
+)
+SEEN_LOG_LINES = [
+    "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+    "I0000 00:00:1795885102.605702   13022 port.cc:153] oneDNN custom operations are on. You may see",
+    "I0000 00:00:1795885102.606010   13022 cudart_stub.cc:31] Could not find cuda drivers on your machine",
+    "E0000 00:00:1795885104.849125   13022 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error",
+    "2026-01-02 03:04:05.678901: I tensorflow/core/platform/cpu_feature_guard.cc:210] This TensorFlow binary",
+    "WARNING:tensorflow:AutoGraph could not transform <function f at 0x7f> and will run it as-is.",
+]
+
+
+def test_the_log_line_pattern_knows_the_lines_seen():
+    assert all(LOG_LINE.search(line) for line in SEEN_LOG_LINES)
+    assert not LOG_LINE.search("∂L/∂ŷ = [[0.25], [-0.25]]") and not LOG_LINE.search("  Loss: 2.302585")
+
+
+@pytest.mark.subprocess
+def test_the_demo_prints_the_tutorial_and_nothing_else(demo_run):
+    """`make demo` shows the tutorial only: no start-up log line between its sections, nothing on stderr."""
+    output = demo_run.stdout + demo_run.stderr
+    logged = [line for line in output.splitlines() if LOG_LINE.search(line)]
+    assert not logged, "log lines in the demo's output:\n" + "\n".join(logged)
+    assert demo_run.stderr == "", demo_run.stderr[-3000:]
+    assert demo_run.stdout.startswith("\n== Declaring custom derivatives ==\n"), demo_run.stdout[:200]
 
 
 @pytest.mark.subprocess
@@ -53,8 +94,12 @@ def test_section_6_cnn_applies_the_conv_twice_per_step(demo_output):
     assert len(steps) == 5
     for step in steps:
         assert step.count("    Applying Conv2D<Float> layer...") == 2
-        assert step.index("Running original computation") < step.index("Applying") \
-            < step.index("Running backpropagation") < step.rindex("Applying")
+        assert (
+            step.index("Running original computation")
+            < step.index("Applying")
+            < step.index("Running backpropagation")
+            < step.rindex("Applying")
+        )
     losses = [float(v) for v in re.findall(r"^  Loss: (\S+)$", demo_output, re.M)]
     assert len(losses) == 5 and losses == sorted(losses, reverse=True)
 
@@ -80,11 +125,13 @@ def test_section_4_broadcasting_gradient_is_half_of_y_hat_minus_half():
     y = tf.constant([0, 1, 1, 0], tf.float32)
     losses = []
     for _ in range(10):
+
         def loss_fn(classifier):
             y_hat = classifier(x)
             seen.append(("y_hat", y_hat))
             y_hat = sd.with_derivative(y_hat, lambda d: seen.append(("dy_hat", d)))
             return tf.reduce_mean(tf.square(y_hat - y))  # [4, 1] - [4] -> [4, 4]
+
         loss, grads = sd.value_with_gradient(at=classifier, of=loss_fn)
         optimizer.update(classifier, along=grads)
         losses.append(float(loss))
@@ -104,15 +151,21 @@ def test_section_4_hooks_change_nothing_in_graphs(mode):
             if hooked:
                 y_hat = sd.with_derivative(y_hat, lambda d: None)
             return tf.reduce_mean(tf.square(y_hat - tf.constant([0.0, 1, 1, 0])))
+
         return lambda: list(sd.gradient(at=model, of=loss))
 
-    for a, b in zip(run_in(mode, run(False)), run_in(mode, run(True))):
+    for a, b in zip(run_in(mode, run(False)), run_in(mode, run(True)), strict=True):
         np.testing.assert_array_equal(a, b)
 
 
 def _run_example(name, *args):
-    done = subprocess.run([sys.executable, str(EXAMPLE.parent / name), *args], capture_output=True,
-                          text=True, timeout=600, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLE.parent / name), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "could not transform" not in done.stderr  # autograph converts everything it meets
     return done.stdout
@@ -134,7 +187,7 @@ def test_sharp_edges_tutorial():
     assert "gradient of abs at -3: -1.0" in out and "gradient of sqrt at 4: 0.25" in out
     assert "d/dx (1 + x + x^2) at 2: 5.0" in out
     assert "at Float 3: 2.5 float32" in out and "at Double 3: 2.5 float64" in out
-    np.testing.assert_allclose(float(re.search(r"x\^\(2\^3\) at 1.1: (\S+)", out).group(1)), 8 * 1.1 ** 7)
+    np.testing.assert_allclose(float(re.search(r"x\^\(2\^3\) at 1.1: (\S+)", out).group(1)), 8 * 1.1**7)
 
 
 @pytest.mark.subprocess

@@ -12,17 +12,22 @@ from tests.support import custom_functions as cf
 
 def every_layer_model():
     keras.utils.set_random_seed(4)
-    return keras.Sequential([
-        keras.Input((8, 8, 2)),
-        sd.Conv2D(filter_shape=(3, 3, 2, 4), padding="same", activation=sd.relu),
-        sd.BatchNorm(feature_count=4),
-        sd.ActivationDiscarding(keras.Sequential([sd.MaxPool2D(pool_size=(2, 2)),
-                                                  sd.AvgPool2D(pool_size=(2, 2), strides=(1, 1))])),
-        sd.Dropout(probability=0.2, seed=1),
-        sd.Flatten(),
-        sd.ActivationDiscarding(sd.Dense(input_size=36, output_size=5, activation=sd.sigmoid)),
-        sd.Dense(input_size=5, output_size=3, activation=sd.softmax),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((8, 8, 2)),
+            sd.Conv2D(filter_shape=(3, 3, 2, 4), padding="same", activation=sd.relu),
+            sd.BatchNorm(feature_count=4),
+            sd.ActivationDiscarding(
+                keras.Sequential(
+                    [sd.MaxPool2D(pool_size=(2, 2)), sd.AvgPool2D(pool_size=(2, 2), strides=(1, 1))]
+                )
+            ),
+            sd.Dropout(probability=0.2, seed=1),
+            sd.Flatten(),
+            sd.ActivationDiscarding(sd.Dense(input_size=36, output_size=5, activation=sd.sigmoid)),
+            sd.Dense(input_size=5, output_size=3, activation=sd.softmax),
+        ]
+    )
 
 
 def test_every_layer_round_trips_through_saved_model(tmp_path):
@@ -43,7 +48,7 @@ def test_every_layer_round_trips_through_keras_file_after_training(tmp_path):
     model.save(tmp_path / "m.keras")
     loaded = keras.models.load_model(tmp_path / "m.keras")
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
-    for a, b in zip(model.weights, loaded.weights):
+    for a, b in zip(model.weights, loaded.weights, strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
@@ -54,13 +59,13 @@ def double_sin_derivative(x):
 
 def test_registered_derivative_survives_a_saved_model_reload(tmp_path):
     module = tf.Module()
-    module.f = tf.function(lambda x: cf.double_sin(x) * 3.0,
-                           input_signature=[tf.TensorSpec([], tf.float32)])
+    module.f = tf.function(lambda x: cf.double_sin(x) * 3.0, input_signature=[tf.TensorSpec([], tf.float32)])
     x = tf.constant(0.5)
     original = sd.gradient(at=x, of=module.f)
     assert float(original) == pytest.approx(126.0)
-    tf.saved_model.save(module, str(tmp_path / "fn"),
-                        options=tf.saved_model.SaveOptions(experimental_custom_gradients=True))
+    tf.saved_model.save(
+        module, str(tmp_path / "fn"), options=tf.saved_model.SaveOptions(experimental_custom_gradients=True)
+    )
     loaded = tf.saved_model.load(str(tmp_path / "fn"))
     reloaded = sd.gradient(at=x, of=loaded.f)
     assert float(reloaded) == pytest.approx(float(original))
@@ -78,11 +83,21 @@ class InterruptAt(keras.callbacks.Callback):
 
 def backup_model(wrapped=True, dropout=False):
     keras.utils.set_random_seed(11)
-    block = keras.Sequential([keras.layers.Dense(8, activation="relu"),
-                              *([keras.layers.Dropout(0.25, seed=3)] if dropout else []),
-                              keras.layers.Dense(4)])
-    model = keras.Sequential([keras.Input((5,)), sd.ActivationDiscarding(block) if wrapped else block,
-                              cf_layer(), keras.layers.Dense(1)])
+    block = keras.Sequential(
+        [
+            keras.layers.Dense(8, activation="relu"),
+            *([keras.layers.Dropout(0.25, seed=3)] if dropout else []),
+            keras.layers.Dense(4),
+        ]
+    )
+    model = keras.Sequential(
+        [
+            keras.Input((5,)),
+            sd.ActivationDiscarding(block) if wrapped else block,
+            cf_layer(),
+            keras.layers.Dense(1),
+        ]
+    )
     model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
     return model
 
@@ -109,5 +124,5 @@ def test_backup_and_restore_resumes_to_the_uninterrupted_weights(tmp_path):
     reference = backup_model()
     reference.fit(X, Y, **FIT)
     resumed = interrupted_then_resumed(tmp_path / "backup")
-    for a, b in zip(reference.weights, resumed.weights):
+    for a, b in zip(reference.weights, resumed.weights, strict=True):
         np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-6, atol=1e-7)

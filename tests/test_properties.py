@@ -12,8 +12,12 @@ from hypothesis import strategies as st
 import swiftdiff as sd
 from conftest import finite_difference
 
-SETTINGS = settings(max_examples=20, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=20,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 UNARY = {
     "sin": tf.sin,
@@ -35,7 +39,7 @@ def programs(draw):
     ops = draw(st.lists(st.sampled_from(sorted(UNARY)), min_size=1, max_size=4))
     use_matmul = draw(st.booleans())
     reduce_axis = draw(st.sampled_from([None, 0, 1]))
-    seed = draw(st.integers(0, 2 ** 16))
+    seed = draw(st.integers(0, 2**16))
     rng = np.random.default_rng(seed)
     x = rng.uniform(-1.5, 1.5, size=(rows, cols)).astype(dtype)
     y = rng.uniform(-1.5, 1.5, size=(cols, inner) if use_matmul else (cols,)).astype(dtype)
@@ -46,6 +50,7 @@ def programs(draw):
             h = UNARY[name](h)
         h = tf.reduce_sum(h, axis=reduce_axis)
         return tf.reduce_sum(h * h) if reduce_axis is not None else h
+
     return f, x, y, ops
 
 
@@ -67,10 +72,12 @@ def test_gradient_matches_raw_tape_and_finite_differences(program):
     np.testing.assert_allclose(gx, rx, rtol=tol, atol=tol)
     np.testing.assert_allclose(gy, ry, rtol=tol, atol=tol)
     if x.dtype == np.float64:
-        np.testing.assert_allclose(gx, finite_difference(lambda v: f(tf.constant(v), tf.constant(y)), x),
-                                   rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(gy, finite_difference(lambda v: f(tf.constant(x), tf.constant(v)), y),
-                                   rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            gx, finite_difference(lambda v: f(tf.constant(v), tf.constant(y)), x), rtol=1e-5, atol=1e-6
+        )
+        np.testing.assert_allclose(
+            gy, finite_difference(lambda v: f(tf.constant(x), tf.constant(v)), y), rtol=1e-5, atol=1e-6
+        )
 
 
 @SETTINGS
@@ -91,8 +98,9 @@ def test_pullback_and_differential_are_transposes(program, seed):
     with tf.GradientTape() as tape:
         tape.watch(xt)
         out = g(xt)
-    np.testing.assert_allclose(pulled, tape.gradient(out, xt, output_gradients=tf.constant(v)),
-                               rtol=tol, atol=tol)
+    np.testing.assert_allclose(
+        pulled, tape.gradient(out, xt, output_gradients=tf.constant(v)), rtol=tol, atol=tol
+    )
 
 
 @SETTINGS
@@ -104,7 +112,7 @@ def test_checkpointing_and_identity_hooks_never_change_a_gradient(program):
     hooked = lambda x, y: f(sd.with_derivative(x, lambda g: None), sd.with_derivative(y, lambda g: g))  # noqa: E731
     for variant in (checkpointed, hooked):
         got = sd.gradient(at=(tf.constant(x), tf.constant(y)), of=variant)
-        for a, b in zip(expected, got):
+        for a, b in zip(expected, got, strict=True):
             np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
@@ -112,12 +120,13 @@ def test_checkpointing_and_identity_hooks_never_change_a_gradient(program):
 @given(st.integers(1, 4), st.integers(1, 5), st.sampled_from(["relu", "tanh", "sigmoid"]), st.integers(0, 99))
 def test_activation_discarding_never_changes_a_gradient(batch, width, activation, seed):
     keras.utils.set_random_seed(seed)
-    block = keras.Sequential([keras.Input((3,)), keras.layers.Dense(width, activation=activation),
-                              keras.layers.Dense(2)])
+    block = keras.Sequential(
+        [keras.Input((3,)), keras.layers.Dense(width, activation=activation), keras.layers.Dense(2)]
+    )
     wrapped = sd.ActivationDiscarding(block)
     x = tf.random.stateless_normal([batch, 3], seed=[seed, 1])
     plain = sd.gradient(at=(block, x), of=lambda m, x: tf.reduce_sum(tf.sin(m(x))))
     discarded = sd.gradient(at=(wrapped, x), of=lambda m, x: tf.reduce_sum(tf.sin(m(x))))
-    for a, b in zip(plain[0], discarded[0]):
+    for a, b in zip(plain[0], discarded[0], strict=True):
         np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(discarded[1], plain[1], rtol=1e-6, atol=1e-7)

@@ -1,6 +1,8 @@
 """Child process: peak resident-memory growth of a checkpointed vs a plain tanh MLP.
 
-Usage: python checkpoint_memory.py MODE METHOD [LAYERS SEGMENTS BATCH WIDTH]
+Usage, from the repository root:
+    python -m tests.support.checkpoint_memory MODE METHOD [LAYERS SEGMENTS BATCH WIDTH]
+
 MODE is eager, function or xla; METHOD is checkpointed or plain (tf.Variables and
 sd.with_recomputation_in_pullbacks), or keras_plain, keras_all or keras_keep_last (Keras Dense
 layers; sd.checkpointed_sequential with keep_last_segment=False / True). Prints one JSON line
@@ -24,16 +26,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf  # noqa: E402
 
 import swiftdiff as sd  # noqa: E402
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "benchmarks"))
-from measure import peak, reset_peak  # noqa: E402  (the benchmarks' VmHWM readings)
+from benchmarks.measure import peak, reset_peak  # noqa: E402  (the benchmarks' VmHWM readings)
 
 
 def main():
     mode, method = sys.argv[1], sys.argv[2]
     layers, segments, batch, width = (int(a) for a in (sys.argv[3:7] or (36, 6, 8192, 128)))
     rng = tf.random.Generator.from_seed(0)
-    weights = [tf.Variable(rng.normal([width, width]) / width ** 0.5) for _ in range(layers)]
+    weights = [tf.Variable(rng.normal([width, width]) / width**0.5) for _ in range(layers)]
     x = rng.normal([batch, width])
 
     def chain(h, ws):
@@ -42,10 +42,12 @@ def main():
         return h
 
     per = layers // segments
-    pieces = [weights[i * per:(i + 1) * per] for i in range(segments)]
+    pieces = [weights[i * per : (i + 1) * per] for i in range(segments)]
+
     def segment(ws):
         def body(h):
             return chain(h, ws)
+
         return sd.with_recomputation_in_pullbacks(body)
 
     checkpointed_segments = [segment(ws) for ws in pieces]
@@ -65,6 +67,7 @@ def main():
                 loss = loss_fn(x)
             grads = tape.gradient(loss, weights)
             return tf.add_n([tf.reduce_sum(g) for g in grads])
+
         if mode == "eager":
             return run
         return tf.function(run, jit_compile=(mode == "xla"))
@@ -73,9 +76,15 @@ def main():
         import keras
 
         dense = [keras.layers.Dense(width, activation="tanh", use_bias=False) for _ in range(layers)]
-        stack = (dense if method == "keras_plain" else
-                 [sd.checkpointed_sequential(dense, segments=segments,
-                                             keep_last_segment=(method == "keras_keep_last"))])
+        stack = (
+            dense
+            if method == "keras_plain"
+            else [
+                sd.checkpointed_sequential(
+                    dense, segments=segments, keep_last_segment=(method == "keras_keep_last")
+                )
+            ]
+        )
         model = keras.Sequential([keras.Input((width,)), *stack])
         weights = model.trainable_variables
 

@@ -31,15 +31,27 @@ from softsign import Softsign  # noqa: E402  (a layer with a registered derivati
 def build(wrapped, stochastic):
     keras.utils.set_random_seed(3)
     if stochastic:
-        block = keras.Sequential([keras.layers.Dense(16, activation="relu"),
-                                  keras.layers.Dropout(0.3, seed=5),
-                                  keras.layers.BatchNormalization(),
-                                  keras.layers.Dense(8)], name="block")
+        block = keras.Sequential(
+            [
+                keras.layers.Dense(16, activation="relu"),
+                keras.layers.Dropout(0.3, seed=5),
+                keras.layers.BatchNormalization(),
+                keras.layers.Dense(8),
+            ],
+            name="block",
+        )
     else:
-        block = keras.Sequential([keras.layers.Dense(16, activation="tanh"),
-                                  keras.layers.Dense(8)], name="block")
-    model = keras.Sequential([keras.Input((4,)), sd.ActivationDiscarding(block) if wrapped else block,
-                              Softsign(), keras.layers.Dense(1)])
+        block = keras.Sequential(
+            [keras.layers.Dense(16, activation="tanh"), keras.layers.Dense(8)], name="block"
+        )
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            sd.ActivationDiscarding(block) if wrapped else block,
+            Softsign(),
+            keras.layers.Dense(1),
+        ]
+    )
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
     return model
 

@@ -12,10 +12,9 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-
-import keras  # noqa: E402
 
 import swiftdiff as sd  # noqa: E402
 from softsign import Softsign  # noqa: E402  (a layer with a registered derivative)
@@ -30,8 +29,9 @@ def main():
     with strategy.scope():
         keras.utils.set_random_seed(3)
         block = keras.Sequential([keras.layers.Dense(16, activation="tanh"), keras.layers.Dense(8)])
-        model = keras.Sequential([keras.Input((4,)), sd.ActivationDiscarding(block), Softsign(),
-                                  keras.layers.Dense(1)])
+        model = keras.Sequential(
+            [keras.Input((4,)), sd.ActivationDiscarding(block), Softsign(), keras.layers.Dense(1)]
+        )
         optimizer = keras.optimizers.SGD(0.1)
         optimizer.build(model.trainable_variables)
     replicas = strategy.num_replicas_in_sync
@@ -40,9 +40,11 @@ def main():
         index = tf.distribute.get_replica_context().replica_id_in_sync_group
         xs, ys = xb[index::replicas], yb[index::replicas]
         with tf.GradientTape() as tape:
-            loss = tf.reduce_sum(tf.square(model(xs, training=True) - ys)) / tf.cast(tf.shape(xb)[0], tf.float32)
+            loss = tf.reduce_sum(tf.square(model(xs, training=True) - ys)) / tf.cast(
+                tf.shape(xb)[0], tf.float32
+            )
         grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
 
     @tf.function
     def step(xb, yb):
@@ -50,7 +52,7 @@ def main():
 
     for _ in range(2):
         for start in range(0, 64, 16):
-            step(tf.constant(x[start:start + 16]), tf.constant(y[start:start + 16]))
+            step(tf.constant(x[start : start + 16]), tf.constant(y[start : start + 16]))
     task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {})
     if single or task.get("index") == 0:
         print(json.dumps([w.numpy().tolist() for w in model.weights]))
