@@ -63,8 +63,8 @@ from .layer import (  # noqa: E402
 )
 from .layers import AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D  # noqa: E402
 from .losses import mean_squared_error, softmax_cross_entropy  # noqa: E402
-from .optimizers import SGD, Adam, RMSProp  # noqa: E402
-from .tangent_vector import TangentVector, move  # noqa: E402
+from .optimizers import SGD, Adam, RMSProp, move  # noqa: E402
+from .tangent_vector import TangentVector  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -10,7 +10,6 @@ import tensorflow as tf
 
 from ._platform_internals import mirror_call_signature
 from .checkpointing import with_recomputation_in_pullbacks
-from .layer import Layer
 
 def _call_signature(layer) -> inspect.Signature:
     """The call signature Keras works from for ``layer`` (a wrapper's is its wrapped layer's)."""
@@ -54,7 +53,7 @@ def _symbolic(value):
 
 
 @keras.saving.register_keras_serializable(package="swiftdiff")
-class ActivationDiscarding(Layer):
+class ActivationDiscarding(keras.layers.Layer):
     """Swift ``ActivationDiscarding<Wrapped>``: discards the wrapped layer's activations in the
     forward pass and recomputes them in backpropagation.
 

@@ -3,6 +3,10 @@
 Registered with Keras so that layers using them save and load without ``custom_objects``.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 import keras
 import tensorflow as tf
 
@@ -10,11 +14,16 @@ _register = keras.saving.register_keras_serializable(package="swiftdiff")
 
 
 @_register
-def relu(x):
-    """Swift ``relu(_:)``: ``max(0, x)``.
+def relu(x: Any) -> tf.Tensor:
+    """Swift ``relu(_:)``: ``max(0, x)``, elementwise.
 
-    Example::
+    Args:
+        x: A floating tensor (or a value convertible to one).
 
+    Returns:
+        A tensor of the same shape and dtype.
+
+    Examples:
         >>> import tensorflow as tf, swiftdiff as sd
         >>> sd.relu(tf.constant([-1.0, 2.0])).numpy().tolist()
         [0.0, 2.0]
@@ -23,11 +32,16 @@ def relu(x):
 
 
 @_register
-def sigmoid(x):
-    """Swift ``sigmoid(_:)``: ``1 / (1 + exp(-x))``.
+def sigmoid(x: Any) -> tf.Tensor:
+    """Swift ``sigmoid(_:)``: ``1 / (1 + exp(-x))``, elementwise.
 
-    Example::
+    Args:
+        x: A floating tensor (or a value convertible to one).
 
+    Returns:
+        A tensor of the same shape and dtype.
+
+    Examples:
         >>> import swiftdiff as sd
         >>> float(sd.sigmoid(0.0))
         0.5
@@ -36,11 +50,16 @@ def sigmoid(x):
 
 
 @_register
-def tanh(x):
-    """Swift ``tanh(_:)``.
+def tanh(x: Any) -> tf.Tensor:
+    """Swift ``tanh(_:)``: the hyperbolic tangent, elementwise.
 
-    Example::
+    Args:
+        x: A floating tensor (or a value convertible to one).
 
+    Returns:
+        A tensor of the same shape and dtype.
+
+    Examples:
         >>> import swiftdiff as sd
         >>> float(sd.tanh(0.0))
         0.0
@@ -49,11 +68,16 @@ def tanh(x):
 
 
 @_register
-def softmax(x):
-    """Swift ``softmax(_:)``: along the last axis.
+def softmax(x: Any) -> tf.Tensor:
+    """Swift ``softmax(_:)``: ``exp(x) / sum(exp(x))`` along the last axis.
 
-    Example::
+    Args:
+        x: A floating tensor (or a value convertible to one).
 
+    Returns:
+        A tensor of the same shape and dtype whose last axis sums to 1.
+
+    Examples:
         >>> import tensorflow as tf, swiftdiff as sd
         >>> sd.softmax(tf.constant([0.0, 0.0])).numpy().tolist()
         [0.5, 0.5]
@@ -62,11 +86,16 @@ def softmax(x):
 
 
 @_register
-def identity(x):
-    """Swift ``identity(_:)``: the default activation of ``Dense`` and ``Conv2D``.
+def identity(x: Any) -> tf.Tensor:
+    """Swift ``identity(_:)``: ``x`` itself, the default activation of ``Dense`` and ``Conv2D``.
 
-    Example::
+    Args:
+        x: A tensor (or a value convertible to one).
 
+    Returns:
+        ``x`` as a tensor.
+
+    Examples:
         >>> import swiftdiff as sd
         >>> float(sd.identity(3.0))
         3.0

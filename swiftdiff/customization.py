@@ -61,9 +61,9 @@ def differentiable(function=None, /, *modes, wrt=None, reverse=None):
             pass  # builtins and some descriptors take no attributes; the marker is optional
         return target
 
-    if function is not None and (callable(function) or isinstance(function, (staticmethod, classmethod))):
-        return mark(function)
-    return mark
+    if function is None or isinstance(function, str):  # @differentiable(...) / @differentiable("reverse")
+        return mark
+    return mark(function)  # @differentiable without parentheses (or a wrong argument: TypeError)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,8 +8,7 @@ class ZeroDerivativeWarning(UserWarning):
     result does not depend on, unless the function called ``without_derivative`` (which says the
     zero is intended, exactly as in Swift).
 
-    Example::
-
+    Examples:
         >>> import warnings, swiftdiff as sd
         >>> with warnings.catch_warnings(record=True) as caught:
         ...     warnings.simplefilter("always")
@@ -20,13 +19,13 @@ class ZeroDerivativeWarning(UserWarning):
 
 
 class DerivativeRegistrationWarning(UserWarning):
-    """Emitted when ``@derivative(of=f)`` replaces a derivative already registered for ``f``.
+    """Swift: the compile-time error for a second ``@derivative(of:)``, here a warning.
 
-    Swift rejects a second ``@derivative(of:)`` at compile time; in Python re-running a notebook
-    cell or reloading a module re-registers, so swiftdiff replaces the old derivative and warns.
+    Emitted when ``@derivative(of=f)`` replaces a derivative already registered for ``f``: in
+    Python re-running a notebook cell or reloading a module registers again, so swiftdiff keeps
+    the new derivative and warns instead of failing.
 
-    Example::
-
+    Examples:
         >>> import warnings, swiftdiff as sd
         >>> def f(x):
         ...     return x * x
@@ -40,15 +39,14 @@ class DerivativeRegistrationWarning(UserWarning):
 
 
 class RecomputationWarning(UserWarning):
-    """Emitted when a checkpointed body uses randomness that cannot be replayed.
+    """Emitted when a body given to Swift's ``withRecomputationInPullbacks`` uses randomness it cannot replay.
 
     TensorFlow's op-seeded stateful random ops (``tf.random.uniform(shape, seed=1)`` and friends)
     draw new numbers on every run, so the recomputation in the pullback would see different
     numbers than the forward pass. Use ``keras.random`` with a ``keras.random.SeedGenerator`` or a
     ``tf.random.Generator`` instead: both are replayed exactly.
 
-    Example::
-
+    Examples:
         >>> import warnings, tensorflow as tf, swiftdiff as sd
         >>> noisy = sd.with_recomputation_in_pullbacks(lambda x: x * tf.random.uniform([], seed=1))
         >>> with warnings.catch_warnings(record=True) as caught:

@@ -8,9 +8,7 @@ import keras
 import tensorflow as tf
 
 
-from ._values import conform, variable_key
-
-_variable_key = variable_key  # TODO(lead): remove once optimizers.py imports variable_key
+from ._values import variable_key
 
 
 class TangentVector:
@@ -210,49 +208,3 @@ class _Structure:
 
     def __hash__(self):
         return id(self.layer)
-
-
-def move(model, *, along) -> None:
-    """Swift ``model.move(along: direction)``: adds ``direction`` to the model's trainable variables.
-
-    ``along`` is a ``TangentVector`` of ``model`` (or any iterable of tensors in the order of
-    ``model.trainable_variables``). The variables are updated in place, also inside ``tf.function``.
-
-    Example::
-
-        >>> import tensorflow as tf, swiftdiff as sd
-        >>> layer = sd.Dense(input_size=2, output_size=1)
-        >>> before = layer.bias.numpy().copy()
-        >>> sd.move(layer, along=sd.TangentVector(layer, [tf.ones([2, 1]), tf.ones([1])]))
-        >>> (layer.bias.numpy() - before).tolist()
-        [1.0]
-    """
-    if not isinstance(model, keras.layers.Layer):
-        raise TypeError(f"sd.move: expected a Keras layer or model, got {type(model).__name__}")
-    variables = list(model.trainable_variables)
-    for variable, value in zip(variables, components_along(variables, along, "sd.move")):
-        variable.assign_add(value)
-
-
-def components_along(variables: list, along, operator: str) -> list:
-    """The tensors of the direction ``along`` for ``variables``, checked.
-
-    ``along`` is a ``TangentVector`` of the layer owning ``variables`` or any iterable of tensors in
-    their order (``model.trainable_variables``); shared by ``move`` and the optimizers.
-    """
-    if isinstance(along, TangentVector):
-        if [_variable_key(v) for v in along._variables] != [_variable_key(v) for v in variables]:
-            raise ValueError(f"{operator}: along= is a tangent of {type(along.layer).__name__}, not of "
-                             f"the model being updated")
-        values = list(along)
-    else:
-        try:
-            values = list(along)
-        except TypeError:
-            raise TypeError(f"{operator}: along= must be the model's TangentVector, got "
-                            f"{type(along).__name__}") from None
-        if len(values) != len(variables):
-            raise ValueError(f"{operator}: along= has {len(values)} components but the model has "
-                             f"{len(variables)} trainable variables")
-    return [conform(value, variable.dtype, variable.shape, f"the direction for {variable.path}",
-                    "the variable", operator) for variable, value in zip(variables, values)]

@@ -1,4 +1,5 @@
-"""S4TF's layers on Keras 3: semantics, Swift names and defaults, serialization, TangentVector."""
+"""S4TF's layers on Keras 3: semantics, Swift names and defaults, input checks, output shapes,
+serialization, and the Layer protocol's functions (sequenced, applied_for_backpropagation)."""
 
 import keras
 import numpy as np
@@ -41,9 +42,15 @@ def test_conv2d_matches_tf_nn_conv2d(mode):
 
 def test_pools_and_flatten(mode):
     x = tf.reshape(tf.range(16.0), [1, 4, 4, 1])
-    out = run_in(mode, lambda x: (sd.MaxPool2D(pool_size=(2, 2), strides=(2, 2))(x),
-                                  sd.AvgPool2D(pool_size=(2, 2), strides=(2, 2))(x),
-                                  sd.Flatten()(x)), x)
+    out = run_in(
+        mode,
+        lambda x: (
+            sd.MaxPool2D(pool_size=(2, 2), strides=(2, 2))(x),
+            sd.AvgPool2D(pool_size=(2, 2), strides=(2, 2))(x),
+            sd.Flatten()(x),
+        ),
+        x,
+    )
     np.testing.assert_array_equal(out[0][0, :, :, 0], [[5, 7], [13, 15]])
     np.testing.assert_array_equal(out[1][0, :, :, 0], [[2.5, 4.5], [10.5, 12.5]])
     assert out[2].shape == (1, 16)
@@ -69,16 +76,28 @@ def test_batchnorm_matches_s4tf_formula(mode):
     np.testing.assert_allclose(bn.running_mean.numpy(), 0.1 * mean, rtol=1e-5)
     np.testing.assert_allclose(bn.running_variance.numpy(), 0.9 + 0.1 * var, rtol=1e-5)
     inference = bn(tf.constant(x)).numpy()
-    np.testing.assert_allclose(inference, (x - bn.running_mean.numpy())
-                               / np.sqrt(bn.running_variance.numpy() + 1e-3), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        inference,
+        (x - bn.running_mean.numpy()) / np.sqrt(bn.running_variance.numpy() + 1e-3),
+        rtol=1e-4,
+        atol=1e-5,
+    )
 
 
 def test_layers_work_before_any_forward_pass():
-    model = sd.models.MLP()
-    opt = sd.SGD(for_=model)
+    model = sd.models.MLP()  # variables exist from construction: set them, differentiate, update
+    model.layer1.weight.assign(np.full((2, 10), 0.1, np.float32))
+    model.layer2.weight.assign(np.full((10, 1), 0.2, np.float32))
+    opt = sd.SGD(for_=model)  # learning rate 0.01
     grads = sd.gradient(at=model, of=lambda m: tf.reduce_sum(m(tf.ones([1, 2]))))
     opt.update(model, along=grads)
-    assert len(model.trainable_variables) == 4
+    # By hand, for the input [1, 1] (zero biases): each hidden unit is relu(0.1 + 0.1) = 0.2 and the
+    # output relu(10 * 0.2 * 0.2) = 0.4 > 0, so d/d(b2) = 1, d/d(W2) = 0.2 (the hidden units),
+    # d/d(b1) = 0.2 (W2) and d/d(W1) = 0.2 (input 1 times 0.2); each moves by -0.01 times that.
+    np.testing.assert_allclose(model.layer1.weight.numpy(), np.full((2, 10), 0.1 - 0.002), rtol=1e-6)
+    np.testing.assert_allclose(model.layer1.bias.numpy(), np.full(10, -0.002), rtol=1e-6)
+    np.testing.assert_allclose(model.layer2.weight.numpy(), np.full((10, 1), 0.2 - 0.002), rtol=1e-6)
+    np.testing.assert_allclose(model.layer2.bias.numpy(), [-0.01], rtol=1e-6)
 
 
 def test_sequenced_and_applied_for_backpropagation(mode):
@@ -88,72 +107,39 @@ def test_sequenced_and_applied_for_backpropagation(mode):
     def run(x):
         y, backprop = dense.applied_for_backpropagation(x)
         d_layer, d_x = backprop(tf.ones_like(y))
-        g_layer, g_x = sd.gradient(at=(dense, x), of=lambda l, x: tf.reduce_sum(l(x)))
+        g_layer, g_x = sd.gradient(at=(dense, x), of=lambda layer, x: tf.reduce_sum(layer(x)))
         return y, d_layer.weight, d_x, g_layer.weight, g_x
+
     y, dw, dx, gw, gx = run_in(mode, run, x)
     np.testing.assert_allclose(y, run_in(mode, lambda x: sd.sequenced(x, through=(dense,)), x), rtol=1e-6)
     np.testing.assert_allclose(dw, gw, rtol=1e-6)
     np.testing.assert_allclose(dx, gx, rtol=1e-6)
-    free = sd.applied_for_backpropagation(keras.layers.Dense(2), x)
+    keras_dense = keras.layers.Dense(2)
+    keras_dense.build((None, 3))  # a layer is differentiated through its variables: they must exist
+    free = sd.applied_for_backpropagation(keras_dense, x)
     assert free.output.shape == (4, 2)
 
 
-def test_tangent_vector_mirrors_the_model():
-    model = sd.models.MLP()
-    grads = sd.gradient(at=model, of=lambda m: tf.reduce_sum(m(tf.ones([4, 2]))))
-    assert grads.layer1.weight.shape == (2, 10) and grads.layer2.bias.shape == (1,)
-    assert [tuple(t.shape) for t in grads] == [tuple(v.shape) for v in model.trainable_variables]
-    keras_opt = keras.optimizers.SGD(0.1)
-    before = model.layer2.bias.numpy().copy()
-    keras_opt.apply_gradients(zip(grads, model.trainable_variables))
-    np.testing.assert_allclose(model.layer2.bias.numpy(), before - 0.1 * grads.layer2.bias.numpy(), rtol=1e-6)
-
-
-def test_tangent_vector_arithmetic():
-    model = sd.Dense(input_size=2, output_size=2)
-    a = sd.TangentVector(model, [tf.ones([2, 2]), tf.ones([2])])
-    b = sd.TangentVector(model, [2 * tf.ones([2, 2]), 3 * tf.ones([2])])
-    np.testing.assert_array_equal((a + b).bias, [4.0, 4.0])
-    np.testing.assert_array_equal((b - a).weight, np.ones([2, 2]))
-    np.testing.assert_array_equal((-a).bias, [-1.0, -1.0])
-    np.testing.assert_array_equal((a * 3.0).bias, [3.0, 3.0])
-    np.testing.assert_array_equal((0.5 * b).bias, [1.5, 1.5])
-    np.testing.assert_array_equal(a.scaled(by=4.0).weight, 4 * np.ones([2, 2]))
-    zeros = sd.TangentVector.zeros_like(model)
-    assert all(float(tf.reduce_sum(tf.abs(t))) == 0 for t in zeros)
-    with pytest.raises(TypeError, match="scaled"):
-        a.scaled(by=tf.ones([2]))
-
-
-def test_move_along_direction(mode):
-    model = sd.Dense(input_size=2, output_size=1)
-    before = [v.numpy().copy() for v in model.trainable_variables]
-    direction = sd.TangentVector(model, [tf.ones([2, 1]), tf.ones([1])])
-    run_in(mode, lambda: sd.move(model, along=direction) or tf.constant(0.0))
-    for old, new in zip(before, model.trainable_variables):
-        np.testing.assert_allclose(new.numpy(), old + 1.0, rtol=1e-6)
-    with pytest.raises(ValueError, match="sd.move"):
-        sd.move(sd.Dense(input_size=3, output_size=1), along=direction)
-
-
 def test_every_sd_layer_round_trips_through_keras_file(tmp_path):
-    model = keras.Sequential([
-        keras.Input((8, 8, 2)),
-        sd.Conv2D(filter_shape=(3, 3, 2, 4), padding="same", activation=sd.relu),
-        sd.BatchNorm(feature_count=4),
-        sd.MaxPool2D(pool_size=(2, 2)),
-        sd.AvgPool2D(pool_size=(2, 2), strides=(1, 1)),
-        sd.Dropout(probability=0.2, seed=1),
-        sd.Flatten(),
-        sd.ActivationDiscarding(sd.Dense(input_size=36, output_size=5, activation=sd.tanh)),
-        sd.Dense(input_size=5, output_size=3, activation=sd.softmax),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 2)),
+            sd.Conv2D(filter_shape=(3, 3, 2, 4), padding="same", activation=sd.relu),
+            sd.BatchNorm(feature_count=4),
+            sd.MaxPool2D(pool_size=(2, 2)),
+            sd.AvgPool2D(pool_size=(2, 2), strides=(1, 1)),
+            sd.Dropout(probability=0.2, seed=1),
+            sd.Flatten(),
+            sd.ActivationDiscarding(sd.Dense(input_size=36, output_size=5, activation=sd.tanh)),
+            sd.Dense(input_size=5, output_size=3, activation=sd.softmax),
+        ]
+    )
     x = tf.random.stateless_normal([2, 8, 8, 2], seed=[5, 5])
     model(x, training=True)  # moves the BatchNorm statistics away from their initial values
     path = tmp_path / "model.keras"
     model.save(path)
     loaded = keras.models.load_model(path)  # no custom_objects
-    assert [type(l).__name__ for l in loaded.layers] == [type(l).__name__ for l in model.layers]
+    assert [type(a).__name__ for a in loaded.layers] == [type(b).__name__ for b in model.layers]
     np.testing.assert_allclose(loaded(x), model(x), rtol=1e-6)
     assert loaded.layers[6].wrapped.activation is sd.tanh
 
@@ -161,36 +147,29 @@ def test_every_sd_layer_round_trips_through_keras_file(tmp_path):
 def test_losses_match_numpy(mode):
     logits = np.random.RandomState(2).randn(5, 4).astype(np.float32)
     labels = np.array([0, 3, 1, 1, 2], np.int32)
-    out = run_in(mode, lambda l, y: sd.softmax_cross_entropy(logits=l, labels=y),
-                 tf.constant(logits), tf.constant(labels))
+    out = run_in(
+        mode,
+        lambda logits, y: sd.softmax_cross_entropy(logits=logits, labels=y),
+        tf.constant(logits),
+        tf.constant(labels),
+    )
     log_softmax = logits - np.log(np.exp(logits).sum(1, keepdims=True))
     np.testing.assert_allclose(out, -log_softmax[np.arange(5), labels].mean(), rtol=1e-5)
     probs = np.eye(4, dtype=np.float32)[labels]
-    out = run_in(mode, lambda l, p: sd.softmax_cross_entropy(logits=l, probabilities=p),
-                 tf.constant(logits), tf.constant(probs))
+    out = run_in(
+        mode,
+        lambda logits, p: sd.softmax_cross_entropy(logits=logits, probabilities=p),
+        tf.constant(logits),
+        tf.constant(probs),
+    )
     np.testing.assert_allclose(out, -log_softmax[np.arange(5), labels].mean(), rtol=1e-5)
-    out = run_in(mode, lambda p, e: sd.mean_squared_error(predicted=p, expected=e),
-                 tf.constant([1.0, 2.0]), tf.constant([0.0, 0.0]))
+    out = run_in(
+        mode,
+        lambda p, e: sd.mean_squared_error(predicted=p, expected=e),
+        tf.constant([1.0, 2.0]),
+        tf.constant([0.0, 0.0]),
+    )
     np.testing.assert_allclose(out, 2.5)
-
-
-def test_layer_misuse_errors():
-    with pytest.raises(ValueError, match="sd.Dense: input_size"):
-        sd.Dense(input_size=0, output_size=2)
-    with pytest.raises(ValueError, match="sd.Dense: expected inputs with 3 features"):
-        sd.Dense(input_size=3, output_size=2)(tf.ones([1, 4]))
-    with pytest.raises(ValueError, match="sd.Conv2D: filter_shape"):
-        sd.Conv2D(filter_shape=(3, 3, 2))
-    with pytest.raises(ValueError, match="sd.Dropout: probability"):
-        sd.Dropout(probability=1.5)
-    with pytest.raises(TypeError, match="sd.ActivationDiscarding"):
-        sd.ActivationDiscarding(lambda x: x)
-    with pytest.raises(TypeError, match="sd.SGD: for_"):
-        sd.SGD(for_=[1, 2])
-    with pytest.raises(TypeError, match="sd.softmax_cross_entropy"):
-        sd.softmax_cross_entropy(logits=tf.ones([2, 3]))
-    with pytest.raises(ValueError, match="sd.MaxPool2D: padding"):
-        sd.MaxPool2D(pool_size=(2, 2), padding="full")
 
 
 def test_dropout_in_graphs(mode):
@@ -198,3 +177,64 @@ def test_dropout_in_graphs(mode):
     out = run_in(mode, lambda x: (drop(x, training=True), drop(x)), tf.ones([400]))
     assert set(np.unique(out[0])) == {0.0, 2.0} and 0.35 < np.mean(out[0] == 0) < 0.65
     np.testing.assert_array_equal(out[1], np.ones(400))
+
+
+def test_inputs_are_checked_by_keras_input_spec():
+    """Wrong inputs get Keras' InputSpec error, raised before the layer runs, naming the layer."""
+    cases = [
+        (sd.Dense(input_size=3, output_size=2, name="d"), tf.ones([2, 5]), "axis -1 .* value 3"),
+        (sd.Dense(input_size=3, output_size=2, name="d"), tf.ones([]), "min_ndim=1"),
+        (sd.Conv2D(filter_shape=(3, 3, 2, 4), name="c"), tf.ones([4, 4]), "ndim=4"),
+        (sd.Conv2D(filter_shape=(3, 3, 2, 4), name="c"), tf.ones([1, 4, 4, 3]), "axis -1 .* value 2"),
+        (sd.MaxPool2D(name="m"), tf.ones([4, 4, 1]), "ndim=4"),
+        (sd.AvgPool2D(name="a"), tf.ones([4, 4, 1]), "ndim=4"),
+        (sd.BatchNorm(feature_count=3, name="b"), tf.ones([2, 4]), "axis -1 .* value 3"),
+        (sd.BatchNorm(feature_count=3, axis=1, name="b"), tf.ones([3]), "min_ndim=2"),
+        (sd.BatchNorm(feature_count=3, axis=-3, name="b"), tf.ones([3, 2]), "min_ndim=3"),
+    ]
+    for layer, x, what in cases:
+        with pytest.raises(ValueError, match=rf"layer '{layer.name}' is incompatible .*{what}"):
+            layer(x)
+    with pytest.raises(ValueError, match="layer 'd' is incompatible"):  # symbolic inputs too
+        keras.Sequential([keras.Input((5,)), sd.Dense(input_size=3, output_size=2, name="d")])
+    sd.Dense(input_size=3, output_size=2)(tf.ones([3]))  # one example without a batch axis is fine
+    sd.BatchNorm(feature_count=3, axis=1)(tf.ones([2, 3, 5]))
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+@pytest.mark.parametrize("strides,dilations", [((1, 1), (1, 1)), ((2, 3), (1, 1)), ((1, 1), (2, 3))])
+def test_output_shapes_are_those_keras_computes(padding, strides, dilations):
+    for input_shape in [(2, 17, 12, 3), (None, 9, 8, 3), (4, None, 7, 3)]:
+        conv = sd.Conv2D(filter_shape=(3, 2, 3, 5), strides=strides, padding=padding, dilations=dilations)
+        keras_conv = keras.layers.Conv2D(5, (3, 2), strides=strides, padding=padding, dilation_rate=dilations)
+        assert conv.compute_output_shape(input_shape) == keras_conv.compute_output_shape(input_shape)
+        pool = sd.MaxPool2D(pool_size=(3, 2), strides=strides, padding=padding)
+        keras_pool = keras.layers.MaxPooling2D((3, 2), strides=strides, padding=padding)
+        assert pool.compute_output_shape(input_shape) == keras_pool.compute_output_shape(input_shape)
+        if None not in input_shape:
+            assert tuple(conv(tf.ones(input_shape)).shape) == conv.compute_output_shape(input_shape)
+            assert tuple(pool(tf.ones(input_shape)).shape) == pool.compute_output_shape(input_shape)
+    assert sd.Flatten().compute_output_shape((None, 6, 6, 6)) == (None, 216)
+    assert sd.Flatten().compute_output_shape((8, None, 6)) == (8, None)
+    assert sd.Dense(input_size=3, output_size=2).compute_output_shape((None, 7, 3)) == (None, 7, 2)
+    with pytest.raises(ValueError, match=r"sd.Conv2D: inputs of shape \[1, 2, 9, 3\] are smaller than"):
+        keras.Sequential([keras.Input((2, 9, 3), batch_size=1), sd.Conv2D(filter_shape=(3, 2, 3, 5))])
+
+
+def test_a_layer_runs_its_call_once_per_call():
+    """sd.Layer defines build, so Keras never builds a layer with unbuilt sublayers by running its
+    call symbolically first (which would run the user's code one extra time)."""
+    calls = []
+
+    class Noisy(sd.Layer):
+        def __init__(self):
+            super().__init__()
+            self.inner = keras.layers.Dense(2, kernel_initializer="ones")  # built on its first call
+
+        def call(self, x):
+            calls.append(1)  # user code: a print, a counter
+            return self.inner(x)
+
+    layer = Noisy()
+    np.testing.assert_array_equal(layer(tf.ones([1, 3])), [[3.0, 3.0]])
+    assert layer.built and layer.inner.built and len(calls) == 1

@@ -236,6 +236,31 @@ CASES = [
     Misuse("cross-entropy-label-shape", "softmax_cross_entropy",
            lambda: sd.softmax_cross_entropy(logits=tf.ones([2, 3]), labels=tf.ones([2, 3], tf.int32)),
            ValueError, r"sd\.softmax_cross_entropy: labels of shape \[2, 3\] do not match logits"),
+    Misuse("cross-entropy-no-labels", "softmax_cross_entropy",
+           lambda: sd.softmax_cross_entropy(logits=tf.ones([2, 3])), TypeError, r"sd\.softmax_cross_entropy"),
+    Misuse("mse-shapes-do-not-broadcast", "mean_squared_error",
+           lambda: sd.mean_squared_error(predicted=tf.ones([2, 3]), expected=tf.ones([4])),
+           ValueError, r"sd\.mean_squared_error: expected= of shape \[4\] does not broadcast"),
+    # --- more layers and optimizers (moved from test_layers) ---
+    Misuse("conv-filter-shape-length", "Conv2D", lambda: sd.Conv2D(filter_shape=(3, 3, 2)),
+           ValueError, r"sd\.Conv2D: filter_shape"),
+    Misuse("max-pool-bad-padding", "MaxPool2D", lambda: sd.MaxPool2D(pool_size=(2, 2), padding="full"),
+           ValueError, r"sd\.MaxPool2D: padding"),
+    Misuse("sgd-for-a-list", "SGD", lambda: sd.SGD(for_=[1, 2]), TypeError, r"sd\.SGD: for_"),
+    # --- issue 10: what would have been silently wrong ---
+    Misuse("differentiable-non-function", "differentiable", lambda: sd.differentiable(42),
+           TypeError, r"sd\.differentiable: expected a function"),
+    Misuse("register-a-tf-function", "derivative", lambda: sd.derivative(of=tf.function(lambda x: x)),
+           TypeError, r"sd\.derivative\(of=.*tf\.function"),
+    Misuse("register-a-builtin", "derivative", lambda: sd.derivative(of=abs), TypeError, r"sd\.derivative\(of=abs\).*builtin"),
+    Misuse("register-a-framework-function", "derivative", lambda: sd.derivative(of=tf.round),
+           TypeError, r"tensorflow's round"),
+    Misuse("gradient-same-variable-twice", "gradient",
+           lambda: sd.gradient(at=(tf.Variable(1.0),) * 2, of=lambda a, b: a * b),
+           ValueError, r"sd\.gradient: argument 'b' holds the variable .*argument 'a' holds too"),
+    Misuse("gradient-unbuilt-layer", "gradient",
+           lambda: sd.gradient(at=keras.layers.Dense(2), of=lambda layer: tf.reduce_sum(layer(tf.ones([1, 2])))),
+           ValueError, r"sd\.gradient: argument 'layer' is a Dense layer that is not built"),
 ]
 # fmt: on
 
@@ -252,13 +277,11 @@ NOT_CATALOGUED = {
     "models": "a module of example models",
     "Layer": "an abstract base class; calling it unsubclassed is Keras' own NotImplementedError",
     "Flatten": "takes no arguments and flattens any input",
-    "differentiable": "a marker decorator: it accepts anything and checks nothing (sd.differentiable(42))",
     "relu": "a TensorFlow op: TensorFlow's own dtype errors",
     "sigmoid": "a TensorFlow op: TensorFlow's own dtype errors",
     "tanh": "a TensorFlow op: TensorFlow's own dtype errors",
     "softmax": "a TensorFlow op: TensorFlow's own dtype errors",
     "identity": "returns its input",
-    "mean_squared_error": "a gap: mismatched shapes reach TensorFlow's InvalidArgumentError",
 }
 
 

@@ -1,11 +1,12 @@
 """SGD, Adam and RMSProp follow S4TF's update rules exactly (checked against numpy), eagerly and
-inside tf.function / XLA."""
+inside tf.function / XLA; move(model, along=) adds a direction to a model."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import swiftdiff as sd
+from conftest import run_in
 
 GRADS = [np.array([[0.5], [-1.0]], np.float32), np.array([2.0], np.float32)]
 
@@ -25,7 +26,7 @@ def numpy_adam(params, steps, lr, beta1, beta2, eps, decay):
     v = [np.zeros_like(p) for p in params]
     for step in range(1, steps + 1):
         lr_t = lr / (1 + decay * step)
-        step_size = lr_t * np.sqrt(1 - beta2 ** step) / (1 - beta1 ** step)
+        step_size = lr_t * np.sqrt(1 - beta2**step) / (1 - beta1**step)
         for i, g in enumerate(GRADS):
             m[i] = beta1 * m[i] + (1 - beta1) * g
             v[i] = beta2 * v[i] + (1 - beta2) * g * g
@@ -45,14 +46,19 @@ def numpy_rmsprop(params, steps, lr, rho, eps, decay):
 
 CASES = [
     (lambda m: sd.SGD(for_=m, learning_rate=0.1), lambda p: numpy_sgd(p, 3, 0.1, 0.0, 0.0, False)),
-    (lambda m: sd.SGD(for_=m, learning_rate=0.1, momentum=0.9, decay=0.01),
-     lambda p: numpy_sgd(p, 3, 0.1, 0.9, 0.01, False)),
-    (lambda m: sd.SGD(for_=m, learning_rate=0.1, momentum=0.9, nesterov=True),
-     lambda p: numpy_sgd(p, 3, 0.1, 0.9, 0.0, True)),
-    (lambda m: sd.Adam(for_=m, learning_rate=0.01, decay=0.1),
-     lambda p: numpy_adam(p, 3, 0.01, 0.9, 0.999, 1e-8, 0.1)),
-    (lambda m: sd.RMSProp(for_=m, learning_rate=0.01),
-     lambda p: numpy_rmsprop(p, 3, 0.01, 0.9, 1e-8, 0.0)),
+    (
+        lambda m: sd.SGD(for_=m, learning_rate=0.1, momentum=0.9, decay=0.01),
+        lambda p: numpy_sgd(p, 3, 0.1, 0.9, 0.01, False),
+    ),
+    (
+        lambda m: sd.SGD(for_=m, learning_rate=0.1, momentum=0.9, nesterov=True),
+        lambda p: numpy_sgd(p, 3, 0.1, 0.9, 0.0, True),
+    ),
+    (
+        lambda m: sd.Adam(for_=m, learning_rate=0.01, decay=0.1),
+        lambda p: numpy_adam(p, 3, 0.01, 0.9, 0.999, 1e-8, 0.1),
+    ),
+    (lambda m: sd.RMSProp(for_=m, learning_rate=0.01), lambda p: numpy_rmsprop(p, 3, 0.01, 0.9, 1e-8, 0.0)),
 ]
 
 
@@ -71,7 +77,7 @@ def test_three_steps_match_s4tf(mode, make, reference):
         step = tf.function(step, jit_compile=(mode == "xla"))
     for _ in range(3):
         step()
-    for got, want in zip(model.trainable_variables, expected):
+    for got, want in zip(model.trainable_variables, expected, strict=True):
         np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-6)
     assert int(opt.step.numpy()) == 3
 
@@ -80,7 +86,13 @@ def test_defaults_are_s4tf_defaults():
     model = sd.Dense(input_size=1, output_size=1)
     sgd, adam, rms = sd.SGD(for_=model), sd.Adam(for_=model), sd.RMSProp(for_=model)
     assert (sgd.learning_rate, sgd.momentum, sgd.decay, sgd.nesterov) == (0.01, 0.0, 0.0, False)
-    assert (adam.learning_rate, adam.beta1, adam.beta2, adam.epsilon, adam.decay) == (1e-3, 0.9, 0.999, 1e-8, 0.0)
+    assert (adam.learning_rate, adam.beta1, adam.beta2, adam.epsilon, adam.decay) == (
+        1e-3,
+        0.9,
+        0.999,
+        1e-8,
+        0.0,
+    )
     assert (rms.learning_rate, rms.rho, rms.epsilon, rms.decay) == (1e-3, 0.9, 1e-8, 0.0)
 
 
@@ -91,3 +103,24 @@ def test_update_with_a_foreign_tangent_is_an_error():
         opt.update(model, along=sd.TangentVector.zeros_like(other))
     with pytest.raises(ValueError, match="sd.SGD.update"):
         opt.update(other, along=sd.TangentVector.zeros_like(other))
+
+
+def test_move_along_direction(mode):
+    model = sd.Dense(input_size=2, output_size=1)
+    before = [v.numpy().copy() for v in model.trainable_variables]
+    direction = sd.TangentVector(model, [tf.ones([2, 1]), tf.ones([1])])
+    run_in(mode, lambda: sd.move(model, along=direction) or tf.constant(0.0))
+    for old, new in zip(before, model.trainable_variables, strict=True):
+        np.testing.assert_allclose(new.numpy(), old + 1.0, rtol=1e-6)
+    with pytest.raises(ValueError, match="sd.move"):
+        sd.move(sd.Dense(input_size=3, output_size=1), along=direction)
+
+
+def test_move_along_a_list_of_tensors():
+    model = sd.Dense(input_size=2, output_size=1)
+    before = [v.numpy().copy() for v in model.trainable_variables]
+    sd.move(model, along=[tf.fill([2, 1], 0.5), [2.0]])
+    for old, new, step in zip(before, model.trainable_variables, (0.5, 2.0), strict=True):
+        np.testing.assert_allclose(new.numpy(), old + step, rtol=1e-6)
+    with pytest.raises(ValueError, match="sd.move: along= has 1 components but the model has 2"):
+        sd.move(model, along=[tf.ones([2, 1])])
