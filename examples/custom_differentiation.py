@@ -49,8 +49,9 @@ heading("Stop derivatives from propagating")
 
 x = 2.0
 y = 3.0
-xyGradient = sd.gradient(at=(x, y), of=lambda x, y:
-                         tf.sin(tf.sin(tf.sin(x))) + sd.withoutDerivative(at=tf.cos(tf.cos(tf.cos(y)))))
+xyGradient = sd.gradient(
+    at=(x, y), of=lambda x, y: tf.sin(tf.sin(tf.sin(x))) + sd.withoutDerivative(at=tf.cos(tf.cos(tf.cos(y))))
+)
 print(show_tuple(xyGradient))
 
 # --- 3. Derivative surgery ---------------------------------------------------------------------
@@ -117,7 +118,8 @@ def makeRecomputedInGradient(original):
     """Given a differentiable function, returns the same differentiable function, except that the
     values its derivative needs are recomputed instead of being kept by the pullback."""
     return sd.differentiableFunction(
-        from_=lambda x: (original(x), lambda v: sd.pullback(at=x, of=original)(v)))
+        from_=lambda x: (original(x), lambda v: sd.pullback(at=x, of=original)(v))
+    )
 
 
 input = 10.0
@@ -146,7 +148,8 @@ keras.utils.set_random_seed(0)
 # Same as the previous `makeRecomputedInGradient(_:)`, except it's for binary functions.
 def makeRecomputedInGradient2(original):
     return sd.differentiableFunction(
-        from_=lambda x, y: (original(x, y), lambda v: sd.pullback(at=(x, y), of=original)(v)))
+        from_=lambda x, y: (original(x, y), lambda v: sd.pullback(at=(x, y), of=original)(v))
+    )
 
 
 class ActivationDiscarding(sd.Layer):
@@ -163,6 +166,7 @@ class ActivationDiscarding(sd.Layer):
         def apply(layer, input):
             print(f"    Applying {type(layer).__name__}<Float> layer...")
             return layer(input)
+
         return makeRecomputedInGradient2(apply)(self.wrapped, input)
 
 
@@ -194,8 +198,9 @@ for i in range(1, 6):
     print(f"Starting training step {i}")
     print("  Running original computation...")
     logits, backprop = model.appliedForBackpropagation(x)
-    loss, dL_dŷ = sd.valueWithGradient(at=logits, of=lambda logits:
-                                       sd.softmaxCrossEntropy(logits=logits, labels=y))
+    loss, dL_dŷ = sd.valueWithGradient(
+        at=logits, of=lambda logits: sd.softmaxCrossEntropy(logits=logits, labels=y)
+    )
     print(f"  Loss: {show(loss)}")
     print("  Running backpropagation...")
     dL_dθ, _ = backprop(dL_dŷ)

@@ -41,12 +41,17 @@ class IrisModel(sd.Layer):
     @sd.differentiable
     def call(self, input):
         return sd.sequenced(input, through=(self.layer1, self.layer2, self.layer3))
+
+
 # --8<-- [end:model]
 
 
 def accuracy(predictions, truths):
-    return float(tf.reduce_mean(tf.cast(tf.equal(tf.argmax(predictions, axis=1, output_type=tf.int32),
-                                                 truths), tf.float32)))
+    return float(
+        tf.reduce_mean(
+            tf.cast(tf.equal(tf.argmax(predictions, axis=1, output_type=tf.int32), truths), tf.float32)
+        )
+    )
 
 
 def main():
@@ -64,17 +69,20 @@ def main():
     optimizer = sd.SGD(for_=model, learning_rate=0.01)
     dataset = tf.data.Dataset.from_tensor_slices((train_x, train_y)).shuffle(120, seed=0).batch(32)
 
-# --8<-- [start:step]
+    # --8<-- [start:step]
     @tf.function
     def train_step(x, y):
-        loss, grads = sd.value_with_gradient(at=model, of=lambda model:
-                                             sd.softmax_cross_entropy(logits=model(x), labels=y))
+        loss, grads = sd.value_with_gradient(
+            at=model, of=lambda model: sd.softmax_cross_entropy(logits=model(x), labels=y)
+        )
         optimizer.update(model, along=grads)
         return loss, model(x)
-# --8<-- [end:step]
 
-    progress = keras.utils.Progbar(args.epochs, stateful_metrics=["loss", "accuracy"],
-                                   verbose=1 if sys.stdout.isatty() else 0)
+    # --8<-- [end:step]
+
+    progress = keras.utils.Progbar(
+        args.epochs, stateful_metrics=["loss", "accuracy"], verbose=1 if sys.stdout.isatty() else 0
+    )
     for epoch in range(1, args.epochs + 1):
         losses, accuracies = [], []
         for x, y in dataset:

@@ -32,6 +32,8 @@ def mulDerivative(x, y):
         return (sd.unbroadcasted(v * y, to=x.shape), sd.unbroadcasted(v * x, to=y.shape))
 
     return value, pullback
+
+
 # --8<-- [end:mul]
 
 

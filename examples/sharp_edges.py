@@ -87,6 +87,7 @@ def maxVJP(x, y):
     def pullback(v):
         zero = tf.zeros_like(v)
         return (zero, v) if x < y else (v, zero)  # the whole cotangent goes to the larger one
+
     return max_(x, y), pullback
 
 

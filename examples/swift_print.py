@@ -18,8 +18,12 @@ def show(value) -> str:
         return np.array2string(array, separator=", ")
     texts = [str(array.dtype.type(v)) for v in array.ravel()]
     width = max(len(t) for t in texts)
-    return np.array2string(array, separator=", ", max_line_width=92,
-                           formatter={"float_kind": lambda v: str(array.dtype.type(v)).rjust(width)})
+    return np.array2string(
+        array,
+        separator=", ",
+        max_line_width=92,
+        formatter={"float_kind": lambda v: str(array.dtype.type(v)).rjust(width)},
+    )
 
 
 def show_tuple(values) -> str:

@@ -10,7 +10,8 @@ _requested_backend = _os.environ.get("KERAS_BACKEND", "").strip()
 if _requested_backend and _requested_backend.lower() != "tensorflow":
     raise ImportError(
         f"swiftdiff needs Keras' TensorFlow backend, but KERAS_BACKEND={_requested_backend!r}. "
-        f"Set KERAS_BACKEND=tensorflow (or unset it) before importing swiftdiff.")
+        f"Set KERAS_BACKEND=tensorflow (or unset it) before importing swiftdiff."
+    )
 
 import keras as _keras  # noqa: E402
 
@@ -18,7 +19,8 @@ if _keras.backend.backend() != "tensorflow":
     raise ImportError(
         f"swiftdiff needs Keras' TensorFlow backend, but Keras is configured for "
         f"{_keras.backend.backend()!r} (see ~/.keras/keras.json). Set KERAS_BACKEND=tensorflow "
-        f"before importing swiftdiff.")
+        f"before importing swiftdiff."
+    )
 
 from . import _platform_internals  # noqa: E402
 
@@ -41,6 +43,15 @@ from .diagnostics import (  # noqa: E402
     RecomputationWarning,
     ZeroDerivativeWarning,
 )
+from .layer import (  # noqa: E402
+    AppliedForBackpropagation,
+    Layer,
+    applied_for_backpropagation,
+    discarding_activations,
+    sequenced,
+)
+from .layers import AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D  # noqa: E402
+from .losses import mean_squared_error, softmax_cross_entropy  # noqa: E402
 from .operators import (  # noqa: E402
     ValueWithDerivative,
     ValueWithDifferential,
@@ -54,15 +65,6 @@ from .operators import (  # noqa: E402
     value_with_gradient,
     value_with_pullback,
 )
-from .layer import (  # noqa: E402
-    AppliedForBackpropagation,
-    Layer,
-    applied_for_backpropagation,
-    discarding_activations,
-    sequenced,
-)
-from .layers import AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D  # noqa: E402
-from .losses import mean_squared_error, softmax_cross_entropy  # noqa: E402
 from .optimizers import SGD, Adam, RMSProp, move  # noqa: E402
 from .tangent_vector import TangentVector  # noqa: E402
 
@@ -89,16 +91,53 @@ for _swift, _python in SWIFT_NAMES.items():
     globals()[_swift] = globals()[_python]
 
 __all__ = [
-    "TangentVector", "ZeroDerivativeWarning", "DerivativeRegistrationWarning", "RecomputationWarning",
-    "ValueWithGradient", "ValueWithPullback", "ValueWithDifferential", "ValueWithDerivative",
-    "gradient", "value_with_gradient", "pullback", "value_with_pullback",
-    "differential", "value_with_differential", "derivative", "value_with_derivative",
-    "differentiable", "differentiable_function", "without_derivative", "with_derivative",
-    "unbroadcasted", "with_recomputation_in_pullbacks",
-    "Layer", "AppliedForBackpropagation", "applied_for_backpropagation", "sequenced",
-    "discarding_activations", "ActivationDiscarding", "checkpointed_sequential",
-    "Dense", "Conv2D", "MaxPool2D", "AvgPool2D", "Flatten", "Dropout", "BatchNorm",
-    "SGD", "Adam", "RMSProp", "move", "models",
-    "relu", "sigmoid", "tanh", "softmax", "identity", "softmax_cross_entropy", "mean_squared_error",
+    "TangentVector",
+    "ZeroDerivativeWarning",
+    "DerivativeRegistrationWarning",
+    "RecomputationWarning",
+    "ValueWithGradient",
+    "ValueWithPullback",
+    "ValueWithDifferential",
+    "ValueWithDerivative",
+    "gradient",
+    "value_with_gradient",
+    "pullback",
+    "value_with_pullback",
+    "differential",
+    "value_with_differential",
+    "derivative",
+    "value_with_derivative",
+    "differentiable",
+    "differentiable_function",
+    "without_derivative",
+    "with_derivative",
+    "unbroadcasted",
+    "with_recomputation_in_pullbacks",
+    "Layer",
+    "AppliedForBackpropagation",
+    "applied_for_backpropagation",
+    "sequenced",
+    "discarding_activations",
+    "ActivationDiscarding",
+    "checkpointed_sequential",
+    "Dense",
+    "Conv2D",
+    "MaxPool2D",
+    "AvgPool2D",
+    "Flatten",
+    "Dropout",
+    "BatchNorm",
+    "SGD",
+    "Adam",
+    "RMSProp",
+    "move",
+    "models",
+    "relu",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "identity",
+    "softmax_cross_entropy",
+    "mean_squared_error",
     *SWIFT_NAMES,
 ]

@@ -54,8 +54,11 @@ class differentiating:
         self._forward = forward
 
     def __enter__(self):
-        self._previous = (getattr(_state, "hooks_enabled", True), getattr(_state, "hook_token", None),
-                          getattr(_state, "operator", None))
+        self._previous = (
+            getattr(_state, "hooks_enabled", True),
+            getattr(_state, "hook_token", None),
+            getattr(_state, "operator", None),
+        )
         _state.hooks_enabled = not self._forward
         _state.hook_token = None
         _state.operator = None

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import tensorflow as tf
 
@@ -44,7 +45,7 @@ from ._values import (
 
 
 def custom_gradient_call(forward: Callable, inputs: list, *, record_forward: bool = True):
-    """Runs ``forward(inputs) -> (value, backward)`` with ``backward`` as the derivative; returns ``value``."""
+    """Runs ``forward(inputs) -> (value, backward)``, ``backward`` being its derivative; returns the value."""
     structure: dict = {}
 
     @tf.custom_gradient
@@ -55,8 +56,10 @@ def custom_gradient_call(forward: Callable, inputs: list, *, record_forward: boo
         structure["value"] = value
 
         def gradient(*cotangents, variables=None):
-            dense = [tf.zeros_like(output) if cotangent is None else densify(cotangent)
-                     for cotangent, output in zip(cotangents, flat_value, strict=True)]
+            dense = [
+                tf.zeros_like(output) if cotangent is None else densify(cotangent)
+                for cotangent, output in zip(cotangents, flat_value, strict=True)
+            ]
             input_grads, variable_grads = backward(dense, list(variables or []))
             return list(input_grads) if variables is None else (list(input_grads), list(variable_grads))
 
@@ -85,8 +88,9 @@ class BoundCall:
     signature order; ``rebuild(inputs)`` returns ``(args, kwargs)`` with those leaves replaced.
     """
 
-    def __init__(self, signature: inspect.Signature | None, args: tuple, kwargs: dict,
-                 wrt: frozenset | None = None):
+    def __init__(
+        self, signature: inspect.Signature | None, args: tuple, kwargs: dict, wrt: frozenset | None = None
+    ):
         self._signature = signature
         self._arguments = None
         entries = []
@@ -99,45 +103,73 @@ class BoundCall:
                 kind = signature.parameters[name].kind
                 if kind == inspect.Parameter.VAR_POSITIONAL:
                     for index, item in enumerate(value):
-                        entries.append(_Entry(f"argument #{position}", ("var", name, index), item,
-                                              wrt is None or position in wrt))
+                        entries.append(
+                            _Entry(
+                                f"argument #{position}",
+                                ("var", name, index),
+                                item,
+                                wrt is None or position in wrt,
+                            )
+                        )
                         position += 1
                 elif kind == inspect.Parameter.VAR_KEYWORD:
                     for key, item in value.items():
-                        entries.append(_Entry(f"argument {key!r}", ("kw", name, key), item,
-                                              wrt is None or key in wrt))
+                        entries.append(
+                            _Entry(f"argument {key!r}", ("kw", name, key), item, wrt is None or key in wrt)
+                        )
                 elif kind == inspect.Parameter.KEYWORD_ONLY:
-                    entries.append(_Entry(f"argument {name!r}", ("arg", name), value,
-                                          wrt is None or name in wrt))
+                    entries.append(
+                        _Entry(f"argument {name!r}", ("arg", name), value, wrt is None or name in wrt)
+                    )
                 else:
-                    entries.append(_Entry(f"argument {name!r}", ("arg", name), value,
-                                          wrt is None or name in wrt or position in wrt))
+                    entries.append(
+                        _Entry(
+                            f"argument {name!r}",
+                            ("arg", name),
+                            value,
+                            wrt is None or name in wrt or position in wrt,
+                        )
+                    )
                     position += 1
         else:
-            entries = [_Entry(f"argument #{index}", ("pos", index), value, wrt is None or index in wrt)
-                       for index, value in enumerate(args)]
-            entries += [_Entry(f"argument {key!r}", ("key", key), value, wrt is None or key in wrt)
-                        for key, value in kwargs.items()]
+            entries = [
+                _Entry(f"argument #{index}", ("pos", index), value, wrt is None or index in wrt)
+                for index, value in enumerate(args)
+            ]
+            entries += [
+                _Entry(f"argument {key!r}", ("key", key), value, wrt is None or key in wrt)
+                for key, value in kwargs.items()
+            ]
         self.entries = entries
         self.slots = [entry for entry in entries if entry.slot]
-        self.inputs = [tf.convert_to_tensor(leaf)
-                       for entry in self.slots
-                       for leaf, kind in zip(_nest.flatten(entry.value), entry.kinds, strict=True)
-                       if kind == TENSOR]
+        self.inputs = [
+            tf.convert_to_tensor(leaf)
+            for entry in self.slots
+            for leaf, kind in zip(_nest.flatten(entry.value), entry.kinds, strict=True)
+            if kind == TENSOR
+        ]
 
     def rebuild(self, inputs: list) -> tuple[tuple, dict]:
         """``(args, kwargs)`` of the call with the slots' tensor leaves replaced by ``inputs``."""
         iterator = iter(inputs)
         values = {}
         for entry in self.slots:
-            leaves = [next(iterator) if kind == TENSOR else leaf
-                      for leaf, kind in zip(_nest.flatten(entry.value), entry.kinds, strict=True)]
+            leaves = [
+                next(iterator) if kind == TENSOR else leaf
+                for leaf, kind in zip(_nest.flatten(entry.value), entry.kinds, strict=True)
+            ]
             values[entry.key] = _nest.pack_like(entry.value, leaves)
         if self._signature is None:
-            args = tuple(values.get(entry.key, entry.value) for entry in self.entries if entry.key[0] == "pos")
-            kwargs = {entry.key[1]: values.get(entry.key, entry.value)
-                      for entry in self.entries if entry.key[0] == "key"}
+            args = tuple(
+                values.get(entry.key, entry.value) for entry in self.entries if entry.key[0] == "pos"
+            )
+            kwargs = {
+                entry.key[1]: values.get(entry.key, entry.value)
+                for entry in self.entries
+                if entry.key[0] == "key"
+            }
             return args, kwargs
+        assert self._arguments is not None  # bound whenever there is a signature
         arguments = dict(self._arguments)
         for entry in self.entries:
             if entry.key not in values:
@@ -151,7 +183,7 @@ class BoundCall:
                 arguments[entry.key[1]] = tuple(items)
             else:
                 arguments[entry.key[1]] = {**arguments[entry.key[1]], entry.key[2]: value}
-        bound = inspect.BoundArguments(self._signature, arguments)  # type: ignore[arg-type]
+        bound = inspect.BoundArguments(self._signature, arguments)
         return bound.args, bound.kwargs
 
     def check_tangents(self, tangents, name: str) -> tuple[list, dict]:
@@ -160,14 +192,18 @@ class BoundCall:
         labels = ", ".join(entry.label for entry in slots) or "none"
         if len(slots) == 1:
             if isinstance(tangents, (tuple, list)) and not _nest.is_container(slots[0].value):
-                raise ValueError(f"{name}: the pullback returned {len(tangents)} tangents but the function has "
-                                 f"1 differentiable argument ({labels}); return its tangent bare")
+                raise ValueError(
+                    f"{name}: the pullback returned {len(tangents)} tangents but the function has "
+                    f"1 differentiable argument ({labels}); return its tangent bare"
+                )
             tangents = (tangents,)
         elif not isinstance(tangents, (tuple, list)) or len(tangents) != len(slots):
             count = len(tangents) if isinstance(tangents, (tuple, list)) else 1
-            raise ValueError(f"{name}: the pullback returned {count} tangent(s) but the function has "
-                             f"{len(slots)} differentiable arguments ({labels}); return one tangent per "
-                             f"argument, in order")
+            raise ValueError(
+                f"{name}: the pullback returned {count} tangent(s) but the function has "
+                f"{len(slots)} differentiable arguments ({labels}); return one tangent per "
+                f"argument, in order"
+            )
         input_grads: list = []
         variable_grads: dict = {}
         for entry, tangent in zip(slots, tangents, strict=True):
@@ -189,14 +225,19 @@ class BoundCall:
                     if grad is None:
                         continue
                     if getattr(grad, "layer", None) is not leaf or not hasattr(grad, "__tf_flatten__"):
-                        raise TypeError(f"{name}: {what} (a {type(leaf).__name__} layer) must be its "
-                                        f"TangentVector, got {describe(grad)}")
+                        raise TypeError(
+                            f"{name}: {what} (a {type(leaf).__name__} layer) must be its "
+                            f"TangentVector, got {describe(grad)}"
+                        )
                     for variable, value in zip(leaf.trainable_variables, grad, strict=True):
                         variable_grads[variable_key(variable)] = value
                     continue
                 reference = leaf if kind == VARIABLE else tf.convert_to_tensor(leaf)
-                checked = None if grad is None else conform(grad, reference.dtype, reference.shape, what,
-                                                            "the argument", name)
+                checked = (
+                    None
+                    if grad is None
+                    else conform(grad, reference.dtype, reference.shape, what, "the argument", name)
+                )
                 if kind == VARIABLE:
                     variable_grads[variable_key(leaf)] = checked
                 else:
@@ -215,8 +256,9 @@ def signature_of(function) -> inspect.Signature | None:
 def split_vjp_result(result, name: str):
     """``(value, pullback)`` from what a user's VJP returned, checked."""
     if not (isinstance(result, tuple) and len(result) == 2 and callable(result[1])):
-        raise TypeError(f"{name} must return (value, pullback) with a callable pullback, "
-                        f"got {describe(result)}")
+        raise TypeError(
+            f"{name} must return (value, pullback) with a callable pullback, got {describe(result)}"
+        )
     value, pullback = result
     value = _nest.map_leaves(lambda leaf: convert_floating(leaf, "the value it returned", name), value)
     return value, pullback

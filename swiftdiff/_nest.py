@@ -9,7 +9,8 @@ is not a container is a leaf.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 
 def _is_namedtuple(value) -> bool:
@@ -26,8 +27,7 @@ def _is_custom_node(value) -> bool:
 
 
 def is_container(value) -> bool:
-    return (isinstance(value, (tuple, list, dict)) or _is_dataclass_instance(value)
-            or _is_custom_node(value))
+    return isinstance(value, (tuple, list, dict)) or _is_dataclass_instance(value) or _is_custom_node(value)
 
 
 def _children(value) -> list[tuple[str, Any]]:
@@ -45,7 +45,11 @@ def _children(value) -> list[tuple[str, Any]]:
 def _rebuild(template, children: list) -> Any:
     if isinstance(template, dict):
         keys = sorted(template, key=repr)
-        return type(template)(zip(keys, children)) if type(template) is not dict else dict(zip(keys, children))
+        return (
+            type(template)(zip(keys, children, strict=True))
+            if type(template) is not dict
+            else dict(zip(keys, children, strict=True))
+        )
     if _is_namedtuple(template):
         return type(template)(*children)
     if isinstance(template, tuple):
@@ -55,9 +59,10 @@ def _rebuild(template, children: list) -> Any:
     if _is_custom_node(template):
         return type(template).__tf_unflatten__(template.__tf_flatten__()[0], tuple(children))
     fields = dataclasses.fields(template)
-    values = {field.name: child for field, child in zip(fields, children)}
-    init_values = {name: value for name, value in values.items()
-                   if next(f for f in fields if f.name == name).init}
+    values = {field.name: child for field, child in zip(fields, children, strict=True)}
+    init_values = {
+        name: value for name, value in values.items() if next(f for f in fields if f.name == name).init
+    }
     rebuilt = dataclasses.replace(template, **init_values)
     for field in fields:
         if not field.init:
@@ -114,6 +119,8 @@ def _flatten_up_to(shallow, deep, path: str, out: list) -> None:
     children = _children(shallow)
     if not is_container(deep) or len(_children(deep)) != len(children):
         count = len(_children(deep)) if is_container(deep) else 1
-        raise ValueError(f"{path or 'the value'} has {count} component(s) where {len(children)} were expected")
+        raise ValueError(
+            f"{path or 'the value'} has {count} component(s) where {len(children)} were expected"
+        )
     for (suffix, child), (_, other) in zip(children, _children(deep), strict=True):
         _flatten_up_to(child, other, path + suffix, out)

@@ -69,8 +69,14 @@ def keras_variable_handle(variable):
     return inner if isinstance(inner, tf.Variable) else None
 
 
-_CALL_SIGNATURE_ATTRIBUTES = ("_call_signature", "call_signature_parameters", "_call_has_training_arg",
-                              "_call_has_mask_arg", "_call_context_args", "_call_has_context_arg")
+_CALL_SIGNATURE_ATTRIBUTES = (
+    "_call_signature",
+    "call_signature_parameters",
+    "_call_has_training_arg",
+    "_call_has_mask_arg",
+    "_call_context_args",
+    "_call_has_context_arg",
+)
 
 
 def mirror_call_signature(layer, signature: inspect.Signature, context_args=()) -> None:
@@ -150,8 +156,10 @@ verified = False
 def _raise(problems: list[str]) -> None:
     raise ImportError(
         f"swiftdiff does not support TensorFlow {tf.__version__} with Keras {keras.__version__}: "
-        + "; ".join(problems) + ". Exact checkpointing depends on it; use the versions named in "
-        "the README (TensorFlow 2.21, Keras 3.15) or report this.")
+        + "; ".join(problems)
+        + ". Exact checkpointing depends on it; use the versions named in "
+        "the README (TensorFlow 2.21, Keras 3.15) or report this."
+    )
 
 
 def verify() -> None:

@@ -39,7 +39,7 @@ class Points:
 
     def __init__(self, points: tuple, function, operator: str):
         self._function = function
-        self._names = None
+        self._names: list[str] | None = None
         self.templates = points
         self.leaves: list[list[Leaf]] = []
         seen: dict = {}  # id of a watched tensor or variable -> where it appeared
@@ -50,15 +50,17 @@ class Points:
                 leaves = [Leaf(TENSOR, "", point, [point])]
                 args.append(point)
             else:
-                leaves = [self._leaf(index, path, value, operator, seen)
-                          for path, value in _nest.flatten_with_paths(point)]
+                leaves = [
+                    self._leaf(index, path, value, operator, seen)
+                    for path, value in _nest.flatten_with_paths(point)
+                ]
                 args.append(_nest.pack_like(point, [leaf.value for leaf in leaves]))
             self.leaves.append(leaves)
         self.args = tuple(args)
         self.sources = [source for leaves in self.leaves for leaf in leaves for source in leaf.sources]
 
     @property
-    def names(self) -> list:
+    def names(self) -> list[str]:
         """``argument 'x'`` for each point (for messages; computed on first use)."""
         if self._names is None:
             self._names = positional_names(self._function, len(self.templates))
@@ -86,9 +88,11 @@ class Points:
             seen[id(tensor)] = (index, path)
             return Leaf(TENSOR, path, tensor, [tensor])
         if kind == LAYER and not value.built and not value.trainable_variables:
-            raise ValueError(f"{operator}: {what} is a {type(value).__name__} layer that is not built yet, "
-                             f"so it has no variables to differentiate; build it (layer.build(input_shape)) "
-                             f"or call it once before differentiating with respect to it")
+            raise ValueError(
+                f"{operator}: {what} is a {type(value).__name__} layer that is not built yet, "
+                f"so it has no variables to differentiate; build it (layer.build(input_shape)) "
+                f"or call it once before differentiating with respect to it"
+            )
         variables = value.trainable_variables if kind == LAYER else [value]
         handles = [variable_handle(v) for v in variables]
         for handle in handles:
@@ -96,7 +100,8 @@ class Points:
                 raise ValueError(
                     f"{operator}: {what} holds the variable {handle.name!r}, which "
                     f"{self._where(seen[id(handle)])} holds too; a variable cannot be told apart from "
-                    f"itself, so its tangent would be the sum of both. Pass it once")
+                    f"itself, so its tangent would be the sum of both. Pass it once"
+                )
         for handle in handles:
             seen[id(handle)] = (index, path)
         return Leaf(kind, path, value, handles)
@@ -107,19 +112,27 @@ class Points:
 
     def tangents(self, gradients: list, *, warn_zero: bool, bare: bool):
         """Tangents shaped like the points, zeros (never None) where the result does not depend."""
-        if bare and len(gradients) == 1 and gradients[0] is not None and self.leaves[0][0].kind == TENSOR \
-                and not isinstance(gradients[0], tf.IndexedSlices) and not _nest.is_container(self.templates[0]):
+        if (
+            bare
+            and len(gradients) == 1
+            and gradients[0] is not None
+            and self.leaves[0][0].kind == TENSOR
+            and not isinstance(gradients[0], tf.IndexedSlices)
+            and not _nest.is_container(self.templates[0])
+        ):
             return gradients[0]  # one tensor point with a gradient: the common case, fast
         iterator = iter(gradients)
         result = []
         for point, leaves, name in zip(self.templates, self.leaves, self.names, strict=True):
-            values = []
+            values: list = []
             for leaf in leaves:
                 grads = [next(iterator) for _ in leaf.sources]
                 if leaf.sources and all(g is None for g in grads) and warn_zero:
-                    warn(f"the result does not depend on {name}{leaf.path}: its tangent is zero. "
-                         f"Wrap the value in sd.without_derivative if that is intended.",
-                         ZeroDerivativeWarning)
+                    warn(
+                        f"the result does not depend on {name}{leaf.path}: its tangent is zero. "
+                        f"Wrap the value in sd.without_derivative if that is intended.",
+                        ZeroDerivativeWarning,
+                    )
                 grads = [_dense_or_zeros(g, s) for g, s in zip(grads, leaf.sources, strict=True)]
                 if leaf.kind == STATIC:
                     values.append(None)
@@ -133,8 +146,9 @@ class Points:
 
 def _dense_or_zeros(gradient, source):
     if gradient is None:
-        return tf.zeros_like(source) if isinstance(source, tf.Tensor) else tf.zeros(source.shape, source.dtype)
+        return (
+            tf.zeros_like(source) if isinstance(source, tf.Tensor) else tf.zeros(source.shape, source.dtype)
+        )
     if isinstance(gradient, tf.IndexedSlices):
         return tf.convert_to_tensor(gradient)
     return gradient
-

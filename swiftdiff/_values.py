@@ -16,7 +16,8 @@ the nest walker and the platform internals), so each decision is made once, with
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import keras
 import numpy as np
@@ -79,26 +80,33 @@ def variable_key(variable) -> int:
     return id(handle if handle is not None else variable)
 
 
-def convert_floating(value, what: str, operator: str) -> tf.Tensor:
+def convert_floating(value, what: str | LazyText, operator: str) -> tf.Tensor:
     """``value`` as a floating tensor, or a ``TypeError`` naming ``what``."""
     if isinstance(value, tf.Tensor):
         tensor = value
     elif isinstance(value, (bool, np.bool_, str, bytes)) or value is None:
-        raise TypeError(f"{operator}: {what} is {describe(value)}, which is not differentiable "
-                        f"(expected a floating value); block it with sd.without_derivative")
+        raise TypeError(
+            f"{operator}: {what} is {describe(value)}, which is not differentiable "
+            f"(expected a floating value); block it with sd.without_derivative"
+        )
     elif isinstance(value, (int, np.integer)):
-        raise TypeError(f"{operator}: {what} is {describe(value)}, which is not differentiable; "
-                        f"use a floating value such as {float(value)!r}")
+        raise TypeError(
+            f"{operator}: {what} is {describe(value)}, which is not differentiable; "
+            f"use a floating value such as {float(value)!r}"
+        )
     else:
         try:
             tensor = tf.convert_to_tensor(value)
         except (TypeError, ValueError):
-            raise TypeError(f"{operator}: {what} is {describe(value)}, which is not differentiable "
-                            f"(expected a floating tensor, a variable, a Keras layer or a nest of those)"
-                            ) from None
+            raise TypeError(
+                f"{operator}: {what} is {describe(value)}, which is not differentiable "
+                f"(expected a floating tensor, a variable, a Keras layer or a nest of those)"
+            ) from None
     if not is_floating(tensor.dtype):
-        raise TypeError(f"{operator}: {what} has dtype {tensor.dtype.name}, which is not differentiable; "
-                        f"cast it to a floating dtype or block it with sd.without_derivative")
+        raise TypeError(
+            f"{operator}: {what} has dtype {tensor.dtype.name}, which is not differentiable; "
+            f"cast it to a floating dtype or block it with sd.without_derivative"
+        )
     return tensor
 
 
@@ -132,16 +140,21 @@ def conform(value, dtype, shape, what, reference: str, operator: str) -> tf.Tens
         except TypeError:
             given = None
         if given is not None and given != dtype:
-            raise TypeError(f"{operator}: {what} has dtype {given.name} but {reference} has dtype "
-                            f"{tf.as_dtype(dtype).name}")
+            raise TypeError(
+                f"{operator}: {what} has dtype {given.name} but {reference} has dtype "
+                f"{tf.as_dtype(dtype).name}"
+            )
     try:
         tensor = tf.convert_to_tensor(value, dtype=dtype)
     except (TypeError, ValueError):
-        raise TypeError(f"{operator}: {what} is {describe(value)}, which cannot be a "
-                        f"{tf.as_dtype(dtype).name} tensor") from None
+        raise TypeError(
+            f"{operator}: {what} is {describe(value)}, which cannot be a {tf.as_dtype(dtype).name} tensor"
+        ) from None
     if not tensor.shape.is_compatible_with(shape):
-        raise ValueError(f"{operator}: {what} has shape {shape_text(tensor.shape)} but {reference} "
-                         f"has shape {shape_text(shape)}")
+        raise ValueError(
+            f"{operator}: {what} has shape {shape_text(tensor.shape)} but {reference} "
+            f"has shape {shape_text(shape)}"
+        )
     return tensor
 
 
@@ -152,8 +165,9 @@ def given_function(operator: str, of, in_):
     return of if of is not None else in_
 
 
-def resolve_function(operator: str, of, in_, *, what: str = "the function to differentiate",
-                     label: str = "of=") -> Callable:
+def resolve_function(
+    operator: str, of, in_, *, what: str = "the function to differentiate", label: str = "of="
+) -> Callable:
     """The function given as ``of=`` or ``in_=``, checked: present and callable."""
     function = given_function(operator, of, in_)
     if function is None:
@@ -182,8 +196,11 @@ class LazyText:
 def positional_names(function, count: int) -> list[str]:
     """``argument 'x'`` (or ``argument #i``) for the first ``count`` positional arguments."""
     try:
-        params = [p for p in inspect.signature(function).parameters.values()
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]
+        params = [
+            p
+            for p in inspect.signature(function).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+        ]
     except (TypeError, ValueError):
         params = []
     names = []

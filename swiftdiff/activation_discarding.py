@@ -11,6 +11,7 @@ import tensorflow as tf
 from ._platform_internals import mirror_call_signature
 from .checkpointing import with_recomputation_in_pullbacks
 
+
 def _call_signature(layer) -> inspect.Signature:
     """The call signature Keras works from for ``layer`` (a wrapper's is its wrapped layer's)."""
     return getattr(layer, "_call_signature", None) or inspect.signature(layer.call)
@@ -44,11 +45,13 @@ def _is_array(value) -> bool:
 
 def _symbolic(value):
     """``value`` with each tensor replaced by a new ``KerasTensor`` of its shape and dtype."""
+
     def spec(leaf):
         if not _is_array(leaf):
             return leaf
         sparse = isinstance(leaf, tf.SparseTensor) or bool(getattr(leaf, "sparse", False))
         return keras.KerasTensor(tuple(leaf.shape), dtype=tf.as_dtype(leaf.dtype).name, sparse=sparse)
+
     return tf.nest.map_structure(spec, value)
 
 
@@ -78,8 +81,7 @@ class ActivationDiscarding(keras.layers.Layer):
     Raises:
         TypeError: ``wrapped`` is not a Keras layer.
 
-    Example::
-
+    Examples:
         >>> import keras, tensorflow as tf, swiftdiff as sd
         >>> conv = sd.ActivationDiscarding(sd.Conv2D(filter_shape=(5, 5, 3, 6)))
         >>> conv(tf.ones([2, 16, 16, 3])).shape, len(conv.trainable_weights)
@@ -91,8 +93,9 @@ class ActivationDiscarding(keras.layers.Layer):
 
     def __init__(self, wrapped, **kwargs):
         if not isinstance(wrapped, keras.layers.Layer):
-            raise TypeError(f"sd.ActivationDiscarding: expected a Keras layer to wrap, got "
-                            f"{type(wrapped).__name__}")
+            raise TypeError(
+                f"sd.ActivationDiscarding: expected a Keras layer to wrap, got {type(wrapped).__name__}"
+            )
         # Keras casts a layer's floating inputs to its dtype policy's before its call: the wrapper
         # must cast as the wrapped layer would, not round float64 inputs to the default float32.
         kwargs.setdefault("dtype", wrapped.dtype_policy)
@@ -145,6 +148,7 @@ class ActivationDiscarding(keras.layers.Layer):
         wrapped = self.wrapped
         if not wrapped.built:
             self._build_wrapped(args, kwargs)
+
         def apply(*args, **kwargs):
             return wrapped(*args, **kwargs)
 
@@ -190,8 +194,7 @@ def checkpointed_sequential(layers, *, segments=None, keep_last_segment=True, na
     stack ends the model. When heavy layers follow the stack, its last segment's activations stay
     alive while they run; pass ``keep_last_segment=False`` to checkpoint every segment then.
 
-    Example::
-
+    Examples:
         >>> import keras, swiftdiff as sd
         >>> stack = sd.checkpointed_sequential([keras.layers.Dense(8, activation="tanh") for _ in range(9)])
         >>> [(type(block).__name__, len(getattr(block, "wrapped", block).layers)) for block in stack.layers]
@@ -202,15 +205,19 @@ def checkpointed_sequential(layers, *, segments=None, keep_last_segment=True, na
         raise TypeError("sd.checkpointed_sequential: layers must be a non-empty list of Keras layers")
     count = len(layers)
     if segments is None:
-        segments = max(1, round(count ** 0.5))
+        segments = max(1, round(count**0.5))
     if isinstance(segments, bool) or not isinstance(segments, int) or not 1 <= segments <= count:
-        raise ValueError(f"sd.checkpointed_sequential: segments= must be an integer from 1 to "
-                         f"{count} (the number of layers), got {segments!r}")
+        raise ValueError(
+            f"sd.checkpointed_sequential: segments= must be an integer from 1 to "
+            f"{count} (the number of layers), got {segments!r}"
+        )
     if not isinstance(keep_last_segment, bool):
-        raise TypeError(f"sd.checkpointed_sequential: keep_last_segment= must be True or False, got "
-                        f"{type(keep_last_segment).__name__}")
+        raise TypeError(
+            f"sd.checkpointed_sequential: keep_last_segment= must be True or False, got "
+            f"{type(keep_last_segment).__name__}"
+        )
     bounds = [round(i * count / segments) for i in range(segments + 1)]
     blocks = [keras.Sequential(layers[start:stop]) for start, stop in zip(bounds, bounds[1:], strict=False)]
     checkpointed = blocks[:-1] if keep_last_segment else blocks
-    blocks = [ActivationDiscarding(block) for block in checkpointed] + blocks[len(checkpointed):]
+    blocks = [ActivationDiscarding(block) for block in checkpointed] + blocks[len(checkpointed) :]
     return keras.Sequential(blocks, name=name)

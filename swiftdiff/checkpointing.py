@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from collections.abc import Callable
 
 import keras
 import tensorflow as tf
 
-from . import _nest
+from . import _nest, _platform_internals
 from ._custom_vjp import BoundCall, custom_gradient_call, signature_of
-from . import _platform_internals
 from ._platform_internals import (
     add_op_callback,
     function_definition,
@@ -46,13 +46,29 @@ from .diagnostics import RecomputationWarning, warn
 
 # Op-seeded stateful random ops, and the generator ops whose draw cannot be rewound (their outputs
 # do not carry the generator's state before the draw).
-_UNREPLAYABLE_RANDOM_OPS = frozenset({
-    "RandomUniform", "RandomUniformInt", "RandomStandardNormal", "TruncatedNormal",
-    "RandomShuffle", "Multinomial", "RandomGamma", "RandomPoisson", "RandomPoissonV2",
-    "ParameterizedTruncatedNormal", "StatefulRandomBinomial", "NonDeterministicInts", "RngSkip",
-    "StatefulUniform", "StatefulUniformInt", "StatefulUniformFullInt", "StatefulStandardNormal",
-    "StatefulStandardNormalV2", "StatefulTruncatedNormal",
-})
+_UNREPLAYABLE_RANDOM_OPS = frozenset(
+    {
+        "RandomUniform",
+        "RandomUniformInt",
+        "RandomStandardNormal",
+        "TruncatedNormal",
+        "RandomShuffle",
+        "Multinomial",
+        "RandomGamma",
+        "RandomPoisson",
+        "RandomPoissonV2",
+        "ParameterizedTruncatedNormal",
+        "StatefulRandomBinomial",
+        "NonDeterministicInts",
+        "RngSkip",
+        "StatefulUniform",
+        "StatefulUniformInt",
+        "StatefulUniformFullInt",
+        "StatefulStandardNormal",
+        "StatefulStandardNormalV2",
+        "StatefulTruncatedNormal",
+    }
+)
 # Every draw from a tf.random.Generator (normal, uniform, truncated_normal, make_seeds, split, skip)
 # goes through RngReadAndSkip, whose output is the generator's state *before* the draw.
 _GENERATOR_DRAW = "RngReadAndSkip"
@@ -62,12 +78,14 @@ _FUNCTION_CALLS = frozenset({"PartitionedCall", "StatefulPartitionedCall"})
 class _StateScope(keras.StatelessScope):
     """A ``StatelessScope`` that remembers which variables were assigned and honours an outer scope."""
 
+    state_mapping: dict  # set by keras.StatelessScope.__init__
+
     def __init__(self, state_mapping=()):
         super().__init__(state_mapping=list(state_mapping))
         outer = get_stateless_scope()
         if outer is not None:
             self.state_mapping = {**outer.state_mapping, **self.state_mapping}
-        self.assigned = {}
+        self.assigned: dict = {}
 
     def add_update(self, update):
         super().add_update(update)
@@ -109,7 +127,7 @@ class _RandomnessSeen:
         """Function-call ops the body added to its graph (op callbacks do not report them)."""
         if self._graph is None:
             return
-        for op in self._graph.get_operations()[self._first_op:]:
+        for op in self._graph.get_operations()[self._first_op :]:
             if op.type in _FUNCTION_CALLS and _draws_random(op.get_attr("f").name, self._graph):
                 self.unreplayable.append("random draws inside a tf.function called by the body")
 
@@ -137,8 +155,11 @@ def _draws_random(name: str, graph, depth: int = 0) -> bool:
     for node in definition.node_def:
         if node.op in random_ops:
             return True
-        inner = node.attr["f"].func.name if node.op in _FUNCTION_CALLS else (
-            node.op if node.op.startswith("__inference") else None)
+        inner = (
+            node.attr["f"].func.name
+            if node.op in _FUNCTION_CALLS
+            else (node.op if node.op.startswith("__inference") else None)
+        )
         if inner and _draws_random(inner, graph, depth + 1):
             return True
     return False
@@ -150,7 +171,7 @@ def _rewound(generator_states: list):
     current = [tf.raw_ops.ReadVariableOp(resource=handle, dtype=tf.int64) for handle, _ in generator_states]
     for (handle, before), now in zip(generator_states, current, strict=True):
         # RngReadAndSkip pads the state it returns to three int64s; the variable may hold fewer.
-        tf.raw_ops.AssignVariableOp(resource=handle, value=before[:tf.size(now)])
+        tf.raw_ops.AssignVariableOp(resource=handle, value=before[: tf.size(now)])
     try:
         yield
     finally:
@@ -178,10 +199,12 @@ def _after_cotangents(inputs: list, cotangents: list) -> list:
 
 def _recording_into(created: list):
     """A variable creator that records every variable created through it."""
+
     def creator(next_creator, **kwargs):
         variable = next_creator(**kwargs)
         created.append(variable)
         return variable
+
     return creator
 
 
@@ -213,13 +236,16 @@ def _recomputing_forward(body, name: str, call: BoundCall):
                 f"{name}: the body created variables {[v.name for v in created]} (a layer built in its "
                 f"first call); a checkpointed body must not create variables in eager mode. Build the "
                 f"layer first (layer.build(input_shape), or call it once), or use sd.ActivationDiscarding, "
-                f"which does.")
+                f"which does."
+            )
         if seen.unreplayable:
-            warn(f"{name}: the body uses {sorted(set(seen.unreplayable))}, random ops whose numbers "
-                 f"cannot be replayed, so the recomputation in the pullback draws different ones and "
-                 f"the gradient does not match the forward pass. Use keras.random with a "
-                 f"keras.random.SeedGenerator, or tf.random.Generator draws made in the body itself.",
-                 RecomputationWarning)
+            warn(
+                f"{name}: the body uses {sorted(set(seen.unreplayable))}, random ops whose numbers "
+                f"cannot be replayed, so the recomputation in the pullback draws different ones and "
+                f"the gradient does not match the forward pass. Use keras.random with a "
+                f"keras.random.SeedGenerator, or tf.random.Generator draws made in the body itself.",
+                RecomputationWarning,
+            )
         generator_states = list(seen.generator_states.values())
         assigned = list(scope.assigned.values())
         before = [(variable, tf.convert_to_tensor(variable)) for variable in assigned]
@@ -235,16 +261,17 @@ def _recomputing_forward(body, name: str, call: BoundCall):
                     tape.watch(variables)
                     recompute_args, recompute_kwargs = call.rebuild(recompute_inputs)
                     recomputed = body(*recompute_args, **recompute_kwargs)
-                gradients = tape.gradient(_nest.flatten(recomputed), recompute_inputs + variables,
-                                          output_gradients=cotangents)
-            return gradients[:len(inputs)], gradients[len(inputs):]
+                gradients = tape.gradient(
+                    _nest.flatten(recomputed), recompute_inputs + variables, output_gradients=cotangents
+                )
+            return gradients[: len(inputs)], gradients[len(inputs) :]
 
         return value, backward
 
     return forward
 
 
-def with_recomputation_in_pullbacks(body):
+def with_recomputation_in_pullbacks(body: Callable) -> Callable:
     """Swift ``withRecomputationInPullbacks(_:)``: checkpointing.
 
     When the returned function is differentiated, ``body``'s intermediates are not kept and
@@ -270,8 +297,7 @@ def with_recomputation_in_pullbacks(body):
     Raises:
         TypeError: ``body`` is not callable.
 
-    Example::
-
+    Examples:
         >>> import tensorflow as tf, swiftdiff as sd
         >>> layer = sd.with_recomputation_in_pullbacks(lambda x: tf.tanh(x) * 2.0)
         >>> round(float(sd.gradient(at=0.5, of=layer)), 6)
@@ -290,7 +316,6 @@ def with_recomputation_in_pullbacks(body):
             call = BoundCall(signature, args, kwargs)
         except TypeError:
             return body(*args, **kwargs)  # Python's own error for a call that does not fit body
-        return custom_gradient_call(_recomputing_forward(body, name, call), call.inputs,
-                                    record_forward=False)
+        return custom_gradient_call(_recomputing_forward(body, name, call), call.inputs, record_forward=False)
 
     return recomputed

@@ -6,9 +6,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
-from typing import Callable
+from collections.abc import Callable
+from typing import Any
 
 import keras
 import tensorflow as tf
@@ -25,7 +27,7 @@ from .operators import _MISSING, derivative_at
 # ---------------------------------------------------------------------------------------------
 
 
-def differentiable(function=None, /, *modes, wrt=None, reverse=None):
+def differentiable(function: Any = None, /, *modes: str, wrt: Any = None, reverse: Any = None) -> Any:
     """Swift ``@differentiable``, ``@differentiable(reverse)``, ``@differentiable(wrt: x)``.
 
     A marker: accepted on functions and methods, it never changes what they compute. It records
@@ -43,8 +45,7 @@ def differentiable(function=None, /, *modes, wrt=None, reverse=None):
     Raises:
         TypeError: applied to something that is not a function or method.
 
-    Example::
-
+    Examples:
         >>> import swiftdiff as sd
         >>> @sd.differentiable(wrt="x")
         ... def scale(x, factor):
@@ -52,13 +53,13 @@ def differentiable(function=None, /, *modes, wrt=None, reverse=None):
         >>> float(sd.gradient(at=2.0, of=lambda x: scale(x, 3.0)))
         3.0
     """
+
     def mark(target):
         if not callable(target) and not isinstance(target, (staticmethod, classmethod)):
             raise TypeError(f"sd.differentiable: expected a function or method, got {describe(target)}")
-        try:
+        # Builtins and some descriptors take no attributes; the marker is optional.
+        with contextlib.suppress(AttributeError, TypeError):
             target.__differentiable_wrt__ = wrt
-        except (AttributeError, TypeError):
-            pass  # builtins and some descriptors take no attributes; the marker is optional
         return target
 
     if function is None or isinstance(function, str):  # @differentiable(...) / @differentiable("reverse")
@@ -87,7 +88,8 @@ def differentiable_function(*, from_: Callable) -> Callable:
         TypeError: ``from_`` is not callable, or its pullback returns tangents of the wrong kind.
         ValueError: its pullback returns the wrong number or shape of tangents.
 
-    Example (the tutorial's checkpointing API, written as user code)::
+    Examples:
+        The tutorial's checkpointing API, written as user code:
 
         >>> import tensorflow as tf, swiftdiff as sd
         >>> def make_recomputed_in_gradient(original):
@@ -98,8 +100,10 @@ def differentiable_function(*, from_: Callable) -> Callable:
         6.0
     """
     if not callable(from_):
-        raise TypeError(f"sd.differentiable_function: from_= must be a function returning "
-                        f"(value, pullback), got {describe(from_)}")
+        raise TypeError(
+            f"sd.differentiable_function: from_= must be a function returning "
+            f"(value, pullback), got {describe(from_)}"
+        )
     vjp_name = getattr(from_, "__name__", "vjp")
     label = f"sd.differentiable_function(from_={vjp_name})"
     signature = signature_of(from_)
@@ -148,38 +152,55 @@ class _Target:
         self.function = function
 
     def _refuse_unregistrable(self, of, function) -> None:
-        fix = ("wrap it in a function of your own (def my_f(x): return f(x)), register that, and "
-               "call it instead")
+        fix = (
+            "wrap it in a function of your own (def my_f(x): return f(x)), register that, and call it instead"
+        )
         if hasattr(of, "python_function") or hasattr(function, "python_function"):
-            raise TypeError(f"{self.operator}: of= is a tf.function, whose traces do not see a registration; "
-                            f"register the derivative of the plain Python function and apply tf.function "
-                            f"to the code that calls it")
+            raise TypeError(
+                f"{self.operator}: of= is a tf.function, whose traces do not see a registration; "
+                f"register the derivative of the plain Python function and apply tf.function "
+                f"to the code that calls it"
+            )
         if isinstance(of, functools.partial):
-            raise TypeError(f"{self.operator}: of= is a functools.partial, which has no name to rebind; {fix}")
+            raise TypeError(
+                f"{self.operator}: of= is a functools.partial, which has no name to rebind; {fix}"
+            )
         if not inspect.isfunction(function):
-            kind = "a builtin or C function" if inspect.isbuiltin(function) or inspect.isroutine(function) \
+            kind = (
+                "a builtin or C function"
+                if inspect.isbuiltin(function) or inspect.isroutine(function)
                 else f"a callable {type(function).__name__} instance"
+            )
             raise TypeError(f"{self.operator}: of= is {kind}, which cannot be registered; {fix}")
         module = (getattr(function, "__module__", "") or "").split(".")[0]
         if module in _FRAMEWORKS:
-            raise TypeError(f"{self.operator}: of= is {module}'s {function.__qualname__}, which the framework "
-                            f"also calls internally under other names, so a registration could only be "
-                            f"partial; {fix}")
+            raise TypeError(
+                f"{self.operator}: of= is {module}'s {function.__qualname__}, which the framework "
+                f"also calls internally under other names, so a registration could only be "
+                f"partial; {fix}"
+            )
         qualname = function.__qualname__
         local_owner = "<locals>." in qualname and "." in qualname.rsplit("<locals>.", 1)[1]
         if local_owner:
-            raise TypeError(f"{self.operator}: {qualname} is a method of a class defined inside a function, "
-                            f"whose calls through the class cannot be redirected; define the class at "
-                            f"module level (Swift registers derivatives at file scope)")
+            raise TypeError(
+                f"{self.operator}: {qualname} is a method of a class defined inside a function, "
+                f"whose calls through the class cannot be redirected; define the class at "
+                f"module level (Swift registers derivatives at file scope)"
+            )
         if function.__name__ == "<lambda>" and not self._global_names(function):
-            raise TypeError(f"{self.operator}: of= is a lambda that no module-level name holds, so no call "
-                            f"can reach a registration; define it with def (or assign it at module level)")
+            raise TypeError(
+                f"{self.operator}: of= is a lambda that no module-level name holds, so no call "
+                f"can reach a registration; define it with def (or assign it at module level)"
+            )
 
     @staticmethod
     def _global_names(function, *others) -> list:
         namespace = function.__globals__
-        return [name for name, value in list(namespace.items())
-                if any(value is candidate for candidate in (function, *others) if candidate is not None)]
+        return [
+            name
+            for name, value in list(namespace.items())
+            if any(value is candidate for candidate in (function, *others) if candidate is not None)
+        ]
 
     def install(self, replacement, previous) -> bool:
         function = self.function
@@ -202,8 +223,9 @@ class _Target:
             inner = current.__func__
         elif isinstance(current, property):
             inner = current.fget
-        if current is None or not any(inner is candidate for candidate in (function, previous)
-                                      if candidate is not None):
+        if current is None or not any(
+            inner is candidate for candidate in (function, previous) if candidate is not None
+        ):
             return False
         if isinstance(current, staticmethod):
             setattr(owner, last, staticmethod(replacement))
@@ -230,12 +252,16 @@ def _wrt_parameters(original, wrt, operator: str) -> frozenset | None:
         if isinstance(item, bool) or not isinstance(item, (int, str)):
             raise TypeError(f"{operator}: wrt= takes parameter names or positions, got {describe(item)}")
         if isinstance(item, str) and item not in names:
-            raise ValueError(f"{operator}: wrt={item!r} is not a parameter of "
-                             f"{getattr(original, '__name__', original)} (parameters: {names})")
+            raise ValueError(
+                f"{operator}: wrt={item!r} is not a parameter of "
+                f"{getattr(original, '__name__', original)} (parameters: {names})"
+            )
         if isinstance(item, int) and (item < 0 or (signature is not None and item >= len(positional))):
-            raise ValueError(f"{operator}: wrt={item} is out of range for "
-                             f"{getattr(original, '__name__', original)} ({len(positional)} positional "
-                             f"parameters)")
+            raise ValueError(
+                f"{operator}: wrt={item} is out of range for "
+                f"{getattr(original, '__name__', original)} ({len(positional)} positional "
+                f"parameters)"
+            )
         result.add(item)
     return frozenset(result)
 
@@ -243,11 +269,14 @@ def _wrt_parameters(original, wrt, operator: str) -> frozenset | None:
 def _register(target: _Target, derivative_function, wrt: frozenset | None):
     operator = target.operator
     if not callable(derivative_function):
-        raise TypeError(f"{operator}: the decorated derivative must be a function, got "
-                        f"{describe(derivative_function)}")
+        raise TypeError(
+            f"{operator}: the decorated derivative must be a function, got {describe(derivative_function)}"
+        )
     original = target.function
-    label = (f"the derivative registered for {original.__qualname__} "
-             f"({getattr(derivative_function, '__name__', 'derivative')})")
+    label = (
+        f"the derivative registered for {original.__qualname__} "
+        f"({getattr(derivative_function, '__name__', 'derivative')})"
+    )
     signature = signature_of(original)
 
     def vjp(*args, **kwargs):
@@ -270,21 +299,26 @@ def _register(target: _Target, derivative_function, wrt: frozenset | None):
     replacement.__swiftdiff_derivative__ = derivative_function  # type: ignore[attr-defined]
     previous = registry.store(original, replacement)
     if previous is not None:
-        warn(f"{operator}: replacing the derivative registered earlier "
-             f"({getattr(previous.__swiftdiff_derivative__, '__name__', '?')}) with "
-             f"{getattr(derivative_function, '__name__', '?')}", DerivativeRegistrationWarning)
+        warn(
+            f"{operator}: replacing the derivative registered earlier "
+            f"({getattr(previous.__swiftdiff_derivative__, '__name__', '?')}) with "
+            f"{getattr(derivative_function, '__name__', '?')}",
+            DerivativeRegistrationWarning,
+        )
     target.install(replacement, previous)
     return replacement
 
 
-def register_derivative(*, of, wrt=None) -> Callable[[Callable], Callable]:
+def register_derivative(*, of: Any, wrt: Any = None) -> Callable[[Callable], Callable]:
     """The registration face of ``sd.derivative``: ``@sd.derivative(of=f)`` (see ``derivative``).
 
     Everything about ``of=`` and ``wrt=`` is checked here, before the decorator is applied.
     """
     if of is None:
-        raise TypeError("sd.derivative: missing of=; use @sd.derivative(of=f) to register a derivative "
-                        "or sd.derivative(at=x, of=f) for forward mode")
+        raise TypeError(
+            "sd.derivative: missing of=; use @sd.derivative(of=f) to register a derivative "
+            "or sd.derivative(at=x, of=f) for forward mode"
+        )
     if not callable(of) and not isinstance(of, (property, staticmethod, classmethod)):
         raise TypeError(f"sd.derivative: of= must be a function, method or property, got {describe(of)}")
     target = _Target(of, f"sd.derivative(of={getattr(of, '__name__', None) or type(of).__name__})")
@@ -297,7 +331,7 @@ def register_derivative(*, of, wrt=None) -> Callable[[Callable], Callable]:
     return register
 
 
-def derivative(*, of=None, at=_MISSING, in_=None, wrt=None):
+def derivative(*, of: Any = None, at: Any = _MISSING, in_: Any = None, wrt: Any = None) -> Any:
     """Swift ``@derivative(of: f)`` (registration) and ``derivative(at:of:)`` (forward mode).
 
     **Registration** (no ``at=``)::
@@ -357,8 +391,7 @@ def derivative(*, of=None, at=_MISSING, in_=None, wrt=None):
         TypeError: ``of=`` is missing, not callable, or cannot be registered (see above).
         ValueError: ``wrt=`` names no parameter of ``of``.
 
-    Example::
-
+    Examples:
         >>> import tensorflow as tf, swiftdiff as sd
         >>> def cube(x):
         ...     return x * x * x
@@ -372,8 +405,10 @@ def derivative(*, of=None, at=_MISSING, in_=None, wrt=None):
     """
     if at is not _MISSING:
         if wrt is not None:
-            raise TypeError("sd.derivative(at=..., of=...) is the forward-mode operator; wrt= belongs "
-                            "to the @sd.derivative(of=f) registration form")
+            raise TypeError(
+                "sd.derivative(at=..., of=...) is the forward-mode operator; wrt= belongs "
+                "to the @sd.derivative(of=f) registration form"
+            )
         return derivative_at(at=at, of=of, in_=in_)
     return register_derivative(of=given_function("sd.derivative", of, in_), wrt=wrt)
 
@@ -391,7 +426,7 @@ def _block(leaf):
     return leaf  # ints, Python floats, strings, layers: nothing flows through them to block
 
 
-def without_derivative(at=_MISSING, *, of=None, in_=None):
+def without_derivative(at: Any = _MISSING, *, of: Callable | None = None, in_: Callable | None = None) -> Any:
     """Swift ``withoutDerivative(at:)`` and ``withoutDerivative(at:in:)``: stops derivatives.
 
     Using it also silences ``ZeroDerivativeWarning``, exactly as it silences Swift's compiler
@@ -408,8 +443,7 @@ def without_derivative(at=_MISSING, *, of=None, in_=None):
     Raises:
         TypeError: ``at=`` is missing, or the body is not callable.
 
-    Example::
-
+    Examples:
         >>> import tensorflow as tf, swiftdiff as sd
         >>> g = sd.gradient(at=(2.0, 3.0), of=lambda x, y:
         ...     tf.sin(tf.sin(tf.sin(x))) + sd.without_derivative(at=tf.cos(tf.cos(tf.cos(y)))))
@@ -446,11 +480,12 @@ def _check_hook_result(result, cotangent):
         return cotangent
     if isinstance(result, (int, float)) and not isinstance(result, bool):
         return tf.fill(tf.shape(cotangent), tf.cast(result, cotangent.dtype))  # Swift's `dx = 0.5`
-    return conform(result, cotangent.dtype, cotangent.shape, "the hook's cotangent", "the value",
-                   "sd.with_derivative")
+    return conform(
+        result, cotangent.dtype, cotangent.shape, "the hook's cotangent", "the value", "sd.with_derivative"
+    )
 
 
-def with_derivative(x, hook):
+def with_derivative(x: Any, hook: Callable[[tf.Tensor], Any]) -> tf.Tensor:
     """Swift ``x.withDerivative { ... }``: identity forward; ``hook`` sees (and may replace) the cotangent.
 
     Hooks run in reverse order of creation, like Swift's pullbacks; a hook on a value that does
@@ -470,8 +505,7 @@ def with_derivative(x, hook):
             another dtype.
         ValueError: the hook returns a tensor of another shape.
 
-    Example::
-
+    Examples:
         >>> import tensorflow as tf, swiftdiff as sd
         >>> seen = []
         >>> g = sd.gradient(at=30.0, of=lambda x:
@@ -481,8 +515,9 @@ def with_derivative(x, hook):
         (0.65425146, [1.0])
     """
     if not callable(hook):
-        raise TypeError(f"sd.with_derivative: the hook must be a function of the cotangent, got "
-                        f"{describe(hook)}")
+        raise TypeError(
+            f"sd.with_derivative: the hook must be a function of the cotangent, got {describe(hook)}"
+        )
     if isinstance(x, (tf.Variable, keras.Variable)):
         x = tf.convert_to_tensor(x)
     x = convert_floating(x, "the value", "sd.with_derivative")
@@ -509,7 +544,7 @@ def with_derivative(x, hook):
 # ---------------------------------------------------------------------------------------------
 
 
-def unbroadcasted(t, *, to=None, like=None):
+def unbroadcasted(t: Any, *, to: Any = None, like: Any = None) -> tf.Tensor:
     """Swift ``Tensor.unbroadcasted(to:)`` / ``(like:)``: sums ``t`` down to ``shape``.
 
     The inverse of broadcasting, which every pullback of a broadcasting operation needs.
@@ -526,8 +561,7 @@ def unbroadcasted(t, *, to=None, like=None):
         TypeError: neither or both of ``to=`` and ``like=``, or ``to=`` is not a shape.
         ValueError: the target shape does not broadcast to ``t``'s shape.
 
-    Example::
-
+    Examples:
         >>> import tensorflow as tf, swiftdiff as sd
         >>> sd.unbroadcasted(tf.ones([2, 3]), to=[3]).numpy().tolist()
         [2.0, 2.0, 2.0]
@@ -545,8 +579,7 @@ def unbroadcasted(t, *, to=None, like=None):
     if isinstance(target, tf.Tensor) and not tf.is_symbolic_tensor(target):
         target = target.numpy().tolist()
     if isinstance(target, tf.Tensor):  # a shape known only at run time
-        reduce_axes, _ = tf.raw_ops.BroadcastGradientArgs(s0=tf.cast(target, tf.int32),
-                                                          s1=tf.shape(tensor))
+        reduce_axes, _ = tf.raw_ops.BroadcastGradientArgs(s0=tf.cast(target, tf.int32), s1=tf.shape(tensor))
         return tf.reshape(tf.reduce_sum(tensor, axis=reduce_axes, keepdims=True), target)
     try:
         shape = tf.TensorShape(target)
@@ -565,6 +598,7 @@ def unbroadcasted(t, *, to=None, like=None):
         if size == 1 and have != 1:
             axes.append(offset + index)
         elif have is not None and have != size:
-            raise ValueError(f"sd.unbroadcasted: shape {shape.as_list()} does not broadcast to "
-                             f"{source.as_list()}")
+            raise ValueError(
+                f"sd.unbroadcasted: shape {shape.as_list()} does not broadcast to {source.as_list()}"
+            )
     return tf.reshape(tf.reduce_sum(tensor, axis=axes), dims) if axes else tf.reshape(tensor, dims)

@@ -73,17 +73,17 @@ def _internal_directories() -> tuple:
         import tensorflow
 
         _INTERNAL_DIRECTORIES = tuple(
-            os.path.dirname(os.path.abspath(module.__file__)) + os.sep
-            for module in (tensorflow, keras)) + (os.path.dirname(os.path.abspath(__file__)) + os.sep,
-                                                  os.path.abspath(contextlib.__file__))
+            os.path.dirname(os.path.abspath(module.__file__)) + os.sep for module in (tensorflow, keras)
+        ) + (os.path.dirname(os.path.abspath(__file__)) + os.sep, os.path.abspath(contextlib.__file__))
     return _INTERNAL_DIRECTORIES
 
 
 def _is_internal(filename: str) -> bool:
     import os
 
-    return ("__autograph_generated_file" in filename
-            or os.path.abspath(filename).startswith(_internal_directories()))
+    return "__autograph_generated_file" in filename or os.path.abspath(filename).startswith(
+        _internal_directories()
+    )
 
 
 def warn(message: str, category: type[Warning]) -> None:
@@ -93,9 +93,11 @@ def warn(message: str, category: type[Warning]) -> None:
     reached through an operator, a bare tape, a registered derivative or Keras' ``fit``).
     """
     import sys
+    import types
     import warnings
 
-    frame, level = sys._getframe(1), 2
+    frame: types.FrameType | None = sys._getframe(1)
+    level = 2
     while frame is not None and _is_internal(frame.f_code.co_filename):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, category, stacklevel=level if frame is not None else 2)

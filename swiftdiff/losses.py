@@ -90,6 +90,8 @@ def mean_squared_error(*, predicted: Any, expected: Any) -> tf.Tensor:
     try:
         tf.broadcast_static_shape(predicted.shape, expected.shape)
     except ValueError:
-        raise ValueError(f"sd.mean_squared_error: expected= of shape {expected.shape.as_list()} does not "
-                         f"broadcast against predicted= of shape {predicted.shape.as_list()}") from None
+        raise ValueError(
+            f"sd.mean_squared_error: expected= of shape {expected.shape.as_list()} does not "
+            f"broadcast against predicted= of shape {predicted.shape.as_list()}"
+        ) from None
     return tf.reduce_mean(tf.square(predicted - expected))

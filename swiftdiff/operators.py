@@ -12,7 +12,8 @@ shares: the ``of=``/``in_=`` argument, the curried form without ``at=``, and its
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, NamedTuple, TypeVar
+from collections.abc import Callable
+from typing import Any, NamedTuple, TypeVar
 
 import tensorflow as tf
 
@@ -26,13 +27,13 @@ _MISSING = object()
 class ValueWithGradient(NamedTuple):
     """Swift's ``(value: T, gradient: T.TangentVector)``, returned by ``value_with_gradient``.
 
-    Example::
-
+    Examples:
         >>> import swiftdiff as sd
         >>> result = sd.value_with_gradient(at=3.0, of=lambda x: x * x)
         >>> float(result.value), float(result.gradient)
         (9.0, 6.0)
     """
+
     value: Any
     gradient: Any
 
@@ -40,13 +41,13 @@ class ValueWithGradient(NamedTuple):
 class ValueWithPullback(NamedTuple):
     """Swift's ``(value: U, pullback: (U.TangentVector) -> T.TangentVector)``.
 
-    Example::
-
+    Examples:
         >>> import swiftdiff as sd
         >>> result = sd.value_with_pullback(at=3.0, of=lambda x: x * x)
         >>> float(result.value), float(result.pullback(0.5))
         (9.0, 3.0)
     """
+
     value: Any
     pullback: Callable
 
@@ -54,13 +55,13 @@ class ValueWithPullback(NamedTuple):
 class ValueWithDifferential(NamedTuple):
     """Swift's ``(value: U, differential: (T.TangentVector) -> U.TangentVector)``.
 
-    Example::
-
+    Examples:
         >>> import swiftdiff as sd
         >>> result = sd.value_with_differential(at=3.0, of=lambda x: x * x)
         >>> float(result.value), float(result.differential(2.0))
         (9.0, 12.0)
     """
+
     value: Any
     differential: Callable
 
@@ -68,13 +69,13 @@ class ValueWithDifferential(NamedTuple):
 class ValueWithDerivative(NamedTuple):
     """Swift's ``(value: U, derivative: U.TangentVector)``.
 
-    Example::
-
+    Examples:
         >>> import swiftdiff as sd
         >>> result = sd.value_with_derivative(at=3.0, of=lambda x: x * x)
         >>> float(result.value), float(result.derivative)
         (9.0, 6.0)
     """
+
     value: Any
     derivative: Any
 
@@ -135,6 +136,7 @@ def _split_points(at) -> tuple[tuple, bool]:
 # The core: valueWithPullback
 # ---------------------------------------------------------------------------------------------
 
+
 def _check_result(result, operator: str):
     """The function's result as a nest of floating tensors."""
     if isinstance(result, tf.Tensor) and is_floating(result.dtype):
@@ -149,14 +151,17 @@ def _check_result(result, operator: str):
 
 
 def _check_scalar(value, operator: str):
-    if isinstance(value, float) or (isinstance(value, (tf.Tensor, tf.Variable)) and is_floating(value.dtype)
-                                    and value.shape.rank == 0):
+    if isinstance(value, float) or (
+        isinstance(value, (tf.Tensor, tf.Variable)) and is_floating(value.dtype) and value.shape.rank == 0
+    ):
         return
     shape = value.shape.as_list() if isinstance(value, tf.Tensor) and value.shape.rank is not None else None
     got = f"a result of shape {shape}" if shape is not None and shape != [] else describe(value)
-    raise ValueError(f"{operator}: the function must return a floating scalar (rank 0) but returned "
-                     f"{got}; use sd.pullback(at=..., of=f) or sd.value_with_pullback for "
-                     f"non-scalar results")
+    raise ValueError(
+        f"{operator}: the function must return a floating scalar (rank 0) but returned "
+        f"{got}; use sd.pullback(at=..., of=f) or sd.value_with_pullback for "
+        f"non-scalar results"
+    )
 
 
 class _Pullback:
@@ -173,15 +178,22 @@ class _Pullback:
         elif isinstance(self._result, tuple) and len(arguments) == len(self._result):
             cotangent = tuple(arguments)
         else:
-            raise TypeError(f"{self._operator}: the pullback takes one cotangent shaped like the "
-                            f"result, got {len(arguments)} arguments")
+            raise TypeError(
+                f"{self._operator}: the pullback takes one cotangent shaped like the "
+                f"result, got {len(arguments)} arguments"
+            )
         leaves = _nest.flatten(cotangent)
         if len(leaves) != len(self._flat_result):
-            raise ValueError(f"{self._operator}: the cotangent has {len(leaves)} components but the "
-                             f"result has {len(self._flat_result)}; pass a value shaped like the result")
-        return [tf.zeros_like(result) if leaf is None else
-                conform(leaf, result.dtype, result.shape, "the cotangent", "the result", self._operator)
-                for leaf, result in zip(leaves, self._flat_result, strict=True)]
+            raise ValueError(
+                f"{self._operator}: the cotangent has {len(leaves)} components but the "
+                f"result has {len(self._flat_result)}; pass a value shaped like the result"
+            )
+        return [
+            tf.zeros_like(result)
+            if leaf is None
+            else conform(leaf, result.dtype, result.shape, "the cotangent", "the result", self._operator)
+            for leaf, result in zip(leaves, self._flat_result, strict=True)
+        ]
 
     def __call__(self, *cotangent):
         return self.pull(self._cotangent(cotangent))
@@ -190,15 +202,21 @@ class _Pullback:
         """Tape gradients turned into tangents; ``output_gradients=None`` is the cotangent 1."""
         targets, sources = self._flat_result, self.points.sources
         if len(targets) == 1 and len(sources) == 1:  # skip tf.nest, whose checks cost ~50 µs a call
-            gradients = [self._tape.gradient(targets[0], sources[0], output_gradients=None
-                                             if output_gradients is None else output_gradients[0])]
+            gradients = [
+                self._tape.gradient(
+                    targets[0],
+                    sources[0],
+                    output_gradients=None if output_gradients is None else output_gradients[0],
+                )
+            ]
         else:
             gradients = self._tape.gradient(targets, sources, output_gradients=output_gradients)
         return self.points.tangents(gradients, warn_zero=self._warn_zero, bare=self._bare)
 
 
-def _value_with_pullback(at, function, *, persistent: bool = True, forward: bool = False,
-                         scalar: bool = False) -> tuple[Any, _Pullback]:
+def _value_with_pullback(
+    at, function, *, persistent: bool = True, forward: bool = False, scalar: bool = False
+) -> tuple[Any, _Pullback]:
     """Swift's ``valueWithPullback``: the one core every operator is derived from."""
     operator = _context.operator_name()
     points, bare = _split_points(at)
@@ -228,9 +246,11 @@ class _Differential:
         """The tangents' tensors, one per watched source, each checked and named by its path."""
         points = self._pullback.points
         if len(tangents) != len(points.templates):
-            raise TypeError(f"{self._operator}: the differential takes one tangent per point "
-                            f"({len(points.templates)}), got {len(tangents)}")
-        checked = []
+            raise TypeError(
+                f"{self._operator}: the differential takes one tangent per point "
+                f"({len(points.templates)}), got {len(tangents)}"
+            )
+        checked: list = []
         for index, tangent in enumerate(tangents):
             template, name = points.templates[index], points.names[index]
             if not _nest.is_container(template):
@@ -245,11 +265,21 @@ class _Differential:
                     continue
                 parts = list(value) if leaf.kind == LAYER and value is not None else [value]
                 if len(parts) != len(leaf.sources):
-                    raise ValueError(f"{self._operator}: the tangent for {name}{leaf.path} has {len(parts)} "
-                                     f"components but the point has {len(leaf.sources)}")
-                checked.extend(conform(part, source.dtype, source.shape, f"the tangent for {name}{leaf.path}",
-                                       "the point", self._operator)
-                               for part, source in zip(parts, leaf.sources, strict=True))
+                    raise ValueError(
+                        f"{self._operator}: the tangent for {name}{leaf.path} has {len(parts)} "
+                        f"components but the point has {len(leaf.sources)}"
+                    )
+                checked.extend(
+                    conform(
+                        part,
+                        source.dtype,
+                        source.shape,
+                        f"the tangent for {name}{leaf.path}",
+                        "the point",
+                        self._operator,
+                    )
+                    for part, source in zip(parts, leaf.sources, strict=True)
+                )
         return checked
 
     def __call__(self, *tangents):
@@ -259,8 +289,12 @@ class _Differential:
             transpose.watch(dummies)
             point_tangents = self._pullback(_nest.pack_like(self._value, dummies))
         pulled = [leaf for leaf in _nest.flatten(point_tangents) if leaf is not None]
-        result = transpose.gradient(pulled, dummies, output_gradients=tangent_leaves,
-                                    unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        result = transpose.gradient(
+            pulled,
+            dummies,
+            output_gradients=tangent_leaves,
+            unconnected_gradients=tf.UnconnectedGradients.ZERO,
+        )
         return _nest.pack_like(self._value, result)
 
 
@@ -274,8 +308,10 @@ def _scalar_ones(at) -> list:
         if tensor is None:
             tensor = convert_floating(point, f"point #{index}", operator)
         if tensor.shape.rank != 0 or not is_floating(tensor.dtype):
-            raise ValueError(f"{operator}: point #{index} must be a floating scalar, got shape "
-                             f"{tensor.shape.as_list()}; use sd.differential for other points")
+            raise ValueError(
+                f"{operator}: point #{index} must be a floating scalar, got shape "
+                f"{tensor.shape.as_list()}; use sd.differential for other points"
+            )
         ones.append(tf.ones([], dtype=tensor.dtype))
     return ones
 
@@ -283,6 +319,7 @@ def _scalar_ones(at) -> list:
 # ---------------------------------------------------------------------------------------------
 # The operators, each one or two lines over the one below it
 # ---------------------------------------------------------------------------------------------
+
 
 @_operator()
 def value_with_pullback(*, at=_MISSING, of=None, in_=None) -> ValueWithPullback:
@@ -302,8 +339,7 @@ def value_with_pullback(*, at=_MISSING, of=None, in_=None) -> ValueWithPullback:
         TypeError: a point is not differentiable (an ``int``, a string, an integer tensor).
         ValueError: the same variable or layer is passed twice.
 
-    Example::
-
+    Examples:
         >>> import swiftdiff as sd
         >>> value, pb = sd.value_with_pullback(at=3.0, of=lambda x: x * x)
         >>> float(value), float(pb(1.0)), float(pb(2.0))
@@ -323,8 +359,7 @@ def pullback(*, at=_MISSING, of=None, in_=None) -> Callable:
     Returns:
         The pullback, a function of one cotangent shaped like the result.
 
-    Example::
-
+    Examples:
         >>> import tensorflow as tf, swiftdiff as sd
         >>> pb = sd.pullback(at=tf.constant([1.0, 2.0]), of=lambda x: x * x)
         >>> pb(tf.constant([1.0, 1.0])).numpy().tolist()
@@ -347,8 +382,7 @@ def value_with_gradient(*, at=_MISSING, of=None, in_=None) -> ValueWithGradient:
     Raises:
         ValueError: the function does not return a floating scalar (use ``value_with_pullback``).
 
-    Example::
-
+    Examples:
         >>> import swiftdiff as sd
         >>> value, grad = sd.value_with_gradient(at=(2.0, 3.0), of=lambda x, y: x * y)
         >>> float(value), [float(g) for g in grad]
@@ -376,8 +410,7 @@ def gradient(*, at=_MISSING, of=None, in_=None):
     Raises:
         ValueError: the function does not return a floating scalar (use ``pullback``).
 
-    Example::
-
+    Examples:
         >>> import tensorflow as tf, swiftdiff as sd
         >>> float(sd.gradient(at=2.0, of=lambda x: x ** 3))
         12.0
@@ -400,8 +433,7 @@ def value_with_differential(*, at=_MISSING, of=None, in_=None) -> ValueWithDiffe
         ``(value, differential)``; ``differential(*tangents)`` maps one tangent per point to the
         tangent of the result (a JVP), computed as the transpose of the pullback.
 
-    Example::
-
+    Examples:
         >>> import swiftdiff as sd
         >>> value, df = sd.value_with_differential(at=(2.0, 3.0), of=lambda x, y: x * y)
         >>> float(value), float(df(1.0, 0.0)), float(df(0.0, 1.0))
@@ -422,8 +454,7 @@ def differential(*, at=_MISSING, of=None, in_=None) -> Callable:
     Returns:
         The differential, a function of one tangent per point.
 
-    Example::
-
+    Examples:
         >>> import tensorflow as tf, swiftdiff as sd
         >>> df = sd.differential(at=tf.constant([1.0, 2.0]), of=lambda x: x * x)
         >>> df(tf.constant([1.0, 0.0])).numpy().tolist()
@@ -446,8 +477,7 @@ def value_with_derivative(*, at=_MISSING, of=None, in_=None) -> ValueWithDerivat
     Raises:
         ValueError: a point is not a floating scalar (use ``value_with_differential``).
 
-    Example::
-
+    Examples:
         >>> import swiftdiff as sd
         >>> value, d = sd.value_with_derivative(at=2.0, of=lambda x: x ** 3)
         >>> float(value), float(d)
@@ -472,8 +502,7 @@ def derivative_at(*, at=_MISSING, of=None, in_=None):
     Returns:
         The differential at a tangent of 1 per point.
 
-    Example::
-
+    Examples:
         >>> from swiftdiff.operators import derivative_at
         >>> float(derivative_at(at=2.0, of=lambda x: x * x))
         4.0

@@ -7,7 +7,6 @@ import numbers
 import keras
 import tensorflow as tf
 
-
 from ._values import variable_key
 
 
@@ -28,8 +27,7 @@ class TangentVector:
     Raises:
         ValueError: the number of values differs from the number of trainable variables.
 
-    Example::
-
+    Examples:
         >>> import keras, tensorflow as tf, swiftdiff as sd
         >>> layer = keras.layers.Dense(2)
         >>> layer.build((None, 3))
@@ -46,14 +44,17 @@ class TangentVector:
         if len(values) != len(variables):
             raise ValueError(
                 f"TangentVector: {type(layer).__name__} has {len(variables)} trainable variables "
-                f"but {len(values)} tangents were given")
+                f"but {len(values)} tangents were given"
+            )
         self._layer = layer
         self._variables = variables
-        self._values = [tf.convert_to_tensor(v, dtype=var.dtype) for v, var in zip(values, variables)]
+        self._values = [
+            tf.convert_to_tensor(v, dtype=var.dtype) for v, var in zip(values, variables, strict=True)
+        ]
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
-    def zeros_like(cls, layer) -> "TangentVector":
+    def zeros_like(cls, layer) -> TangentVector:
         """Swift ``Model.TangentVector.zero``: zeros shaped like each trainable variable.
 
         Args:
@@ -88,19 +89,24 @@ class TangentVector:
             KeyError: ``variable`` is not a trainable variable of the layer.
         """
         key = variable_key(variable)
-        for candidate, value in zip(self._variables, self._values):
+        for candidate, value in zip(self._variables, self._values, strict=True):
             if variable_key(candidate) == key:
                 return value
-        raise KeyError(f"TangentVector: {getattr(variable, 'name', variable)!r} is not a trainable "
-                       f"variable of {type(self._layer).__name__}")
+        raise KeyError(
+            f"TangentVector: {getattr(variable, 'name', variable)!r} is not a trainable "
+            f"variable of {type(self._layer).__name__}"
+        )
 
     def _view(self, attribute):
         if isinstance(attribute, keras.layers.Layer):
             return TangentVector(attribute, [self.tangent_for(v) for v in attribute.trainable_variables])
         if isinstance(attribute, (keras.Variable, tf.Variable)):
             return self.tangent_for(attribute)
-        if isinstance(attribute, (list, tuple)) and attribute and all(
-                isinstance(item, (keras.layers.Layer, keras.Variable, tf.Variable)) for item in attribute):
+        if (
+            isinstance(attribute, (list, tuple))
+            and attribute
+            and all(isinstance(item, (keras.layers.Layer, keras.Variable, tf.Variable)) for item in attribute)
+        ):
             return [self._view(item) for item in attribute]
         raise AttributeError
 
@@ -113,7 +119,8 @@ class TangentVector:
         except AttributeError:
             raise AttributeError(
                 f"TangentVector of {type(self._layer).__name__} has no component {name!r} "
-                f"(components mirror the layer's sublayers and trainable variables)") from None
+                f"(components mirror the layer's sublayers and trainable variables)"
+            ) from None
 
     def __iter__(self):
         return iter(self._values)
@@ -122,8 +129,10 @@ class TangentVector:
         return len(self._values)
 
     def __repr__(self):
-        parts = ", ".join(f"{v.path if hasattr(v, 'path') else v.name}: {list(t.shape)}"
-                          for v, t in zip(self._variables, self._values))
+        parts = ", ".join(
+            f"{v.path if hasattr(v, 'path') else v.name}: {list(t.shape)}"
+            for v, t in zip(self._variables, self._values, strict=True)
+        )
         return f"TangentVector({type(self._layer).__name__}; {parts})"
 
     # -- tf.nest (so a TangentVector can leave a tf.function) -----------------------------------
@@ -139,7 +148,7 @@ class TangentVector:
         return result
 
     # -- vector space ---------------------------------------------------------------------------
-    def _like(self, values) -> "TangentVector":
+    def _like(self, values) -> TangentVector:
         result = object.__new__(TangentVector)
         result._layer = self._layer
         result._variables = self._variables
@@ -148,28 +157,30 @@ class TangentVector:
 
     def _check_same(self, other, operation):
         if not isinstance(other, TangentVector):
-            raise TypeError(f"TangentVector {operation}: expected another TangentVector, "
-                            f"got {type(other).__name__}")
+            raise TypeError(
+                f"TangentVector {operation}: expected another TangentVector, got {type(other).__name__}"
+            )
         mine = [variable_key(v) for v in self._variables]
         theirs = [variable_key(v) for v in other._variables]
         if mine != theirs:
             raise ValueError(
                 f"TangentVector {operation}: the tangents belong to different layers "
                 f"({type(self._layer).__name__} with {len(mine)} variables vs "
-                f"{type(other._layer).__name__} with {len(theirs)} variables)")
+                f"{type(other._layer).__name__} with {len(theirs)} variables)"
+            )
 
     def __add__(self, other):
         self._check_same(other, "+")
-        return self._like(a + b for a, b in zip(self._values, other._values))
+        return self._like(a + b for a, b in zip(self._values, other._values, strict=True))
 
     def __sub__(self, other):
         self._check_same(other, "-")
-        return self._like(a - b for a, b in zip(self._values, other._values))
+        return self._like(a - b for a, b in zip(self._values, other._values, strict=True))
 
     def __neg__(self):
         return self._like(-a for a in self._values)
 
-    def scaled(self, by) -> "TangentVector":
+    def scaled(self, by) -> TangentVector:
         """Swift ``scaled(by:)``: every component multiplied by the scalar ``by``.
 
         Args:

@@ -18,13 +18,15 @@ import swiftdiff as sd
 
 def block(seed=7):
     keras.utils.set_random_seed(seed)
-    return keras.Sequential([
-        keras.Input((6,)),
-        keras.layers.Dense(8, activation="relu"),
-        keras.layers.Dropout(0.5, seed=seed),
-        keras.layers.BatchNormalization(),
-        keras.layers.Dense(3),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dropout(0.5, seed=seed),
+            keras.layers.BatchNormalization(),
+            keras.layers.Dense(3),
+        ]
+    )
 
 
 def test_wrapped_block_equals_unwrapped_over_two_steps(mode):
@@ -41,6 +43,7 @@ def test_wrapped_block_equals_unwrapped_over_two_steps(mode):
             grads = sd.gradient(at=model, of=lambda m: tf.reduce_sum(m(x, training=True) ** 2))
             optimizer.update(model, along=grads)
             return list(grads)
+
         if mode == "eager":
             return step
         return tf.function(step, jit_compile=(mode == "xla"))
@@ -65,7 +68,9 @@ def test_model_fit_history_equals_unwrapped(jit_compile):
         model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse", jit_compile=jit_compile)
         history = model.fit(x, y, epochs=3, batch_size=16, shuffle=False, verbose=0)
         results.append((history.history["loss"], [w.numpy() for w in model.weights]))
-    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-4)  # 3 epochs: float32 reassociation (oneDNN threads) drifts ~1e-5
+    np.testing.assert_allclose(
+        results[1][0], results[0][0], rtol=1e-4
+    )  # 3 epochs: float32 reassociation (oneDNN threads) drifts ~1e-5
     for a, b in zip(results[0][1], results[1][1], strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
 
@@ -118,8 +123,9 @@ class TutorialModel(sd.Layer):
 
 def train_step(model, opt, x, y):
     logits, backprop = model.applied_for_backpropagation(x)
-    loss, dl_dy = sd.value_with_gradient(at=logits, of=lambda logits:
-                                         sd.softmax_cross_entropy(logits=logits, labels=y))
+    loss, dl_dy = sd.value_with_gradient(
+        at=logits, of=lambda logits: sd.softmax_cross_entropy(logits=logits, labels=y)
+    )
     d_theta, _ = backprop(dl_dy)
     opt.update(model, along=d_theta)
     return float(loss), d_theta
@@ -149,7 +155,8 @@ def test_tutorial_section_6_conv_runs_exactly_twice_per_step_and_matches_plain()
 
 def make_recomputed_in_gradient(original):
     return sd.differentiable_function(
-        from_=lambda x, y: (original(x, y), lambda v: sd.pullback(at=(x, y), of=original)(v)))
+        from_=lambda x, y: (original(x, y), lambda v: sd.pullback(at=(x, y), of=original)(v))
+    )
 
 
 class UserActivationDiscarding(sd.Layer):
@@ -186,8 +193,11 @@ def test_tutorial_cnn_model_trains_with_fit_with_and_without_jit():
         for jit in (False, True):
             keras.utils.set_random_seed(2)
             model = sd.models.CNN(discard_activations=discard)
-            model.compile(optimizer=keras.optimizers.SGD(0.01), jit_compile=jit,
-                          loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+            model.compile(
+                optimizer=keras.optimizers.SGD(0.01),
+                jit_compile=jit,
+                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            )
             history = model.fit(x, y, epochs=2, batch_size=10, shuffle=False, verbose=0)
             histories.append(history.history["loss"])
     for history in histories[1:]:
@@ -200,8 +210,13 @@ CHILD = Path(__file__).parent / "support" / "mirrored_training.py"
 
 
 def _train(*args):
-    done = subprocess.run([sys.executable, str(CHILD), *args], capture_output=True, text=True,
-                          timeout=600, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    done = subprocess.run(
+        [sys.executable, str(CHILD), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return [np.array(w) for w in json.loads(done.stdout.strip().splitlines()[-1])]
 
@@ -225,14 +240,17 @@ def test_mirrored_strategy_with_dropout_and_batchnorm_equals_unwrapped():
 def test_checkpointed_sequential_segments_and_exactness(mode, tmp_path):
     def stack(seed):
         keras.utils.set_random_seed(seed)
-        return [keras.layers.Dense(6, activation="tanh") for _ in range(10)] + \
-            [keras.layers.Dropout(0.3, seed=seed), keras.layers.BatchNormalization()]
+        return [keras.layers.Dense(6, activation="tanh") for _ in range(10)] + [
+            keras.layers.Dropout(0.3, seed=seed),
+            keras.layers.BatchNormalization(),
+        ]
 
     plain = keras.Sequential([keras.Input((6,)), *stack(5)])
     checkpointed = sd.checkpointed_sequential(stack(5))
     # round(√12) = 3 segments; the last one runs plainly (its activations are needed first).
-    assert [(type(block).__name__, len(getattr(block, "wrapped", block).layers))
-            for block in checkpointed.layers] == [("ActivationDiscarding", 4)] * 2 + [("Sequential", 4)]
+    assert [
+        (type(block).__name__, len(getattr(block, "wrapped", block).layers)) for block in checkpointed.layers
+    ] == [("ActivationDiscarding", 4)] * 2 + [("Sequential", 4)]
     every = sd.checkpointed_sequential(stack(5), segments=6, keep_last_segment=False)
     assert [type(block).__name__ for block in every.layers] == ["ActivationDiscarding"] * 6
     x = tf.random.stateless_normal([8, 6], seed=[7, 7])
@@ -242,6 +260,7 @@ def test_checkpointed_sequential_segments_and_exactness(mode, tmp_path):
             with tf.GradientTape() as tape:
                 loss = tf.reduce_sum(model(x, training=True) ** 2)
             return tape.gradient(loss, model.trainable_variables)
+
         return run if mode == "eager" else tf.function(run, jit_compile=(mode == "xla"))
 
     expected = [g.numpy() for g in grads(plain)()]
@@ -261,11 +280,13 @@ def test_checkpointed_sequential_segments_and_exactness(mode, tmp_path):
 
 def _gradient_step(mode, model, loss, sources):
     """``(loss value, gradients of loss(model) w.r.t. sources())`` in ``mode``, dense."""
+
     def step():
         with tf.GradientTape() as tape:
             value = loss(model)
         grads = tape.gradient(value, sources())
         return value, [None if g is None else tf.convert_to_tensor(g) for g in grads]
+
     return step if mode == "eager" else tf.function(step, jit_compile=(mode == "xla"))
 
 
@@ -364,7 +385,7 @@ def test_multi_input_layer_gets_every_argument_and_gradient(mode, keywords):
         return tf.reduce_sum(tf.sin(y))
 
     def sources(layer):
-        return lambda: points[:3 if keywords == "key_and_attention_mask" else 2] + layer.trainable_variables
+        return lambda: points[: 3 if keywords == "key_and_attention_mask" else 2] + layer.trainable_variables
 
     got = _gradient_step(mode, wrapped, loss, sources(wrapped))()
     expected = _gradient_step(mode, plain, loss, sources(plain))()
@@ -377,8 +398,10 @@ def test_multi_input_layer_shapes_functional_model_and_keras_file(tmp_path):
     query, value = keras.Input((3, 4)), keras.Input((5, 4))
     model = keras.Model([query, value], wrapped(query, value, key=value))
     assert tuple(model.output.shape) == (None, 3, 4)
-    inputs = [np.random.RandomState(0).randn(2, 3, 4).astype("float32"),
-              np.random.RandomState(1).randn(2, 5, 4).astype("float32")]
+    inputs = [
+        np.random.RandomState(0).randn(2, 3, 4).astype("float32"),
+        np.random.RandomState(1).randn(2, 5, 4).astype("float32"),
+    ]
     model.save(tmp_path / "attention.keras")
     loaded = keras.models.load_model(tmp_path / "attention.keras")
     np.testing.assert_allclose(loaded.predict(inputs, verbose=0), model.predict(inputs, verbose=0), rtol=1e-6)
@@ -394,8 +417,9 @@ class SublayersBlock(keras.layers.Layer):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.hidden = keras.layers.Dense(5, activation="tanh", kernel_initializer=seeded(1),
-                                         bias_initializer=seeded(2))
+        self.hidden = keras.layers.Dense(
+            5, activation="tanh", kernel_initializer=seeded(1), bias_initializer=seeded(2)
+        )
         self.dropout = keras.layers.Dropout(0.5, seed=3)
         self.out = keras.layers.Dense(2, kernel_initializer=seeded(4))
 

@@ -20,12 +20,14 @@ def test_gradient_equals_plain_and_finite_differences(mode):
 
     checkpointed = sd.with_recomputation_in_pullbacks(body)
     x = np.array([0.3, -1.2, 2.0], np.float64)
-    got = run_in(mode, lambda x: sd.gradient(at=x, of=lambda x: tf.reduce_sum(checkpointed(x))),
-                 tf.constant(x))
+    got = run_in(
+        mode, lambda x: sd.gradient(at=x, of=lambda x: tf.reduce_sum(checkpointed(x))), tf.constant(x)
+    )
     plain = run_in(mode, lambda x: sd.gradient(at=x, of=lambda x: tf.reduce_sum(body(x))), tf.constant(x))
     np.testing.assert_allclose(got, plain, rtol=1e-12)
-    np.testing.assert_allclose(got, finite_difference(lambda v: tf.reduce_sum(body(tf.constant(v))), x),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        got, finite_difference(lambda v: tf.reduce_sum(body(tf.constant(v))), x), rtol=1e-6
+    )
 
 
 def test_value_is_unchanged_and_body_reruns_once_in_the_pullback():
@@ -49,6 +51,7 @@ def test_several_arguments_and_nests(mode):
 
     def run(a, b, y):
         return sd.gradient(at=({"a": a, "b": b}, y), of=lambda p, y: f(p, y))
+
     (gp, gy) = run_in(mode, run, tf.constant(2.0), tf.constant(0.5), tf.constant(3.0))
     np.testing.assert_allclose(gp["a"], np.exp(0.5) * 3.0, rtol=1e-6)
     np.testing.assert_allclose(gp["b"], 2.0 * np.exp(0.5) * 3.0, rtol=1e-6)
@@ -66,40 +69,45 @@ def test_gradients_reach_captured_layer_variables(mode):
             with tf.GradientTape() as tape:
                 loss = tf.reduce_sum(apply(x) ** 2)
             return tape.gradient(loss, layer.trainable_variables)
+
         return run_in(mode, run)
 
-    for a, b in zip(grads(layer), grads(checkpointed)):
+    for a, b in zip(grads(layer), grads(checkpointed), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6)
 
 
 def test_layer_as_argument(mode):
     layer = keras.layers.Dense(2)
     layer.build((None, 2))
-    checkpointed = sd.with_recomputation_in_pullbacks(lambda l, x: l(x))
+    checkpointed = sd.with_recomputation_in_pullbacks(lambda layer, x: layer(x))
     x = tf.constant([[1.0, 2.0]])
 
     def run(apply):
-        return lambda: list(sd.gradient(at=layer, of=lambda l: tf.reduce_sum(apply(l, x) ** 2)))
+        return lambda: list(sd.gradient(at=layer, of=lambda layer: tf.reduce_sum(apply(layer, x) ** 2)))
 
-    for a, b in zip(run_in(mode, run(lambda l, x: l(x))), run_in(mode, run(checkpointed))):
+    for a, b in zip(
+        run_in(mode, run(lambda layer, x: layer(x))), run_in(mode, run(checkpointed)), strict=True
+    ):
         np.testing.assert_allclose(a, b, rtol=1e-6)
 
 
 def _block(seed):
     keras.utils.set_random_seed(seed)
-    block = keras.Sequential([
-        keras.Input((6,)),
-        keras.layers.Dense(8, activation="relu"),
-        keras.layers.Dropout(0.5, seed=seed),
-        keras.layers.BatchNormalization(),
-        keras.layers.Dense(3),
-    ])
+    block = keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dropout(0.5, seed=seed),
+            keras.layers.BatchNormalization(),
+            keras.layers.Dense(3),
+        ]
+    )
     return block
 
 
 def test_dropout_and_batchnorm_are_exact_over_two_steps(mode):
     plain, wrapped = _block(7), _block(7)
-    for a, b in zip(plain.weights, wrapped.weights):
+    for a, b in zip(plain.weights, wrapped.weights, strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     checkpointed = sd.with_recomputation_in_pullbacks(lambda x: wrapped(x, training=True))
     x = tf.random.stateless_normal([16, 6], seed=[3, 4])
@@ -109,6 +117,7 @@ def test_dropout_and_batchnorm_are_exact_over_two_steps(mode):
             with tf.GradientTape() as tape:
                 loss = tf.reduce_sum(apply(x) ** 2)
             return tape.gradient(loss, model.trainable_variables)
+
         return run
 
     plain_step = step(plain, lambda x: plain(x, training=True))
@@ -117,10 +126,10 @@ def test_dropout_and_batchnorm_are_exact_over_two_steps(mode):
         plain_step = tf.function(plain_step, jit_compile=(mode == "xla"))
         wrapped_step = tf.function(wrapped_step, jit_compile=(mode == "xla"))
     for _ in range(2):
-        for a, b in zip(plain_step(), wrapped_step()):
+        for a, b in zip(plain_step(), wrapped_step(), strict=True):
             np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)
         # BatchNorm statistics and dropout seed state advanced exactly once per step
-        for a, b in zip(plain.non_trainable_weights, wrapped.non_trainable_weights):
+        for a, b in zip(plain.non_trainable_weights, wrapped.non_trainable_weights, strict=True):
             np.testing.assert_array_equal(a.numpy(), b.numpy())
     seed_plain = plain.layers[1].seed_generator.state.numpy()
     seed_wrapped = wrapped.layers[1].seed_generator.state.numpy()
@@ -138,6 +147,7 @@ def test_keras_random_with_seed_generator_replays(mode):
             y = noisy(x)
         grad = tape.gradient(y, x, output_gradients=tf.ones([4]))
         return y / x, grad, before, generator.state.value
+
     noise, grad, before, after = run_in(mode, run, tf.constant([1.0, 2.0, 3.0, 4.0]))
     np.testing.assert_allclose(grad, noise, rtol=1e-6)  # d(x * n)/dx = n with the same n
     assert not np.array_equal(before, after)  # the state advanced (once, see the next test)
@@ -163,6 +173,7 @@ def test_tf_random_generator_replays_and_advances_once(mode):
             tape.watch(x)
             y = noisy(x)
         return y / x, tape.gradient(y, x, output_gradients=tf.ones([3]))
+
     noise, grad = run_in(mode, run, tf.constant([1.0, 2.0, 3.0]))
     np.testing.assert_allclose(grad, noise, rtol=1e-6)
     np.testing.assert_array_equal(generator.state.numpy(), reference.state.numpy())
@@ -182,7 +193,7 @@ def test_no_warning_for_replayable_bodies():
 
 
 def test_second_order_through_checkpoint(mode):
-    f = sd.with_recomputation_in_pullbacks(lambda x: x ** 4)
+    f = sd.with_recomputation_in_pullbacks(lambda x: x**4)
     out = run_in(mode, lambda x: sd.gradient(at=x, of=lambda x: sd.gradient(at=x, of=f)), tf.constant(2.0))
     np.testing.assert_allclose(out, 48.0, rtol=1e-6)
 
@@ -192,14 +203,16 @@ def test_nested_checkpoints(mode):
     outer = sd.with_recomputation_in_pullbacks(lambda x: inner(x) ** 2)
     x = 0.7
     expected = 2 * np.sin(x) * x * (np.cos(x) * x + np.sin(x))
-    np.testing.assert_allclose(run_in(mode, lambda x: sd.gradient(at=x, of=outer), tf.constant(x)),
-                               expected, rtol=1e-5)
+    np.testing.assert_allclose(
+        run_in(mode, lambda x: sd.gradient(at=x, of=outer), tf.constant(x)), expected, rtol=1e-5
+    )
 
 
 def test_forward_mode_through_checkpoint(mode):
     f = sd.with_recomputation_in_pullbacks(lambda x: tf.exp(2.0 * x))
-    np.testing.assert_allclose(run_in(mode, lambda x: sd.derivative(at=x, of=f), tf.constant(0.5)),
-                               2 * np.exp(1.0), rtol=1e-6)
+    np.testing.assert_allclose(
+        run_in(mode, lambda x: sd.derivative(at=x, of=f), tf.constant(0.5)), 2 * np.exp(1.0), rtol=1e-6
+    )
 
 
 def test_no_reference_cycles_keep_activations_alive():
@@ -208,8 +221,12 @@ def test_no_reference_cycles_keep_activations_alive():
     import gc
 
     layers = [keras.layers.Dense(16, activation="tanh") for _ in range(4)]
-    model = keras.Sequential([sd.ActivationDiscarding(keras.Sequential(layers[:2])),
-                              sd.ActivationDiscarding(keras.Sequential(layers[2:]))])
+    model = keras.Sequential(
+        [
+            sd.ActivationDiscarding(keras.Sequential(layers[:2])),
+            sd.ActivationDiscarding(keras.Sequential(layers[2:])),
+        ]
+    )
     x = tf.ones([4, 16])
 
     def step():
@@ -235,6 +252,7 @@ def test_no_reference_cycles_keep_activations_alive():
 
 # --- issue 10: randomness replayed however the body reaches it; the barrier changes no value ----
 
+
 class _Holder:
     """A plain object: the old argument/closure scan could not see generators stored on it."""
 
@@ -257,7 +275,10 @@ def _generator_reaches():
         "attribute-of-a-plain-object": (holder.generator, lambda x: x * holder.generator.normal([4])),
         "global-attribute": (_GLOBAL_HOLDER.generator, lambda x: x * _GLOBAL_HOLDER.generator.normal([4])),
         "deep-nest": (holder.generator, lambda x: x * nested["deep"][0].generator.uniform([4])),
-        "two-draws": (holder.generator, lambda x: x * holder.generator.normal([4]) + holder.generator.normal([4])),
+        "two-draws": (
+            holder.generator,
+            lambda x: x * holder.generator.normal([4]) + holder.generator.normal([4]),
+        ),
     }
 
 
@@ -269,6 +290,7 @@ def test_generators_are_replayed_however_the_body_reaches_them(mode, reach):
 
         def run(x):
             return sd.gradient(at=x, of=lambda x: tf.reduce_sum(tf.sin(wrapped(x)))), generator.state
+
         return run_in(mode, run, tf.constant([1.0, 2.0, 3.0, 4.0]))
 
     with warnings.catch_warnings():
@@ -291,17 +313,23 @@ def test_random_draws_inside_a_traced_tf_function_warn(mode):
 def test_binomial_draws_cannot_be_replayed_and_warn():
     generator = tf.random.Generator.from_seed(2)
     noisy = sd.with_recomputation_in_pullbacks(
-        lambda x: x * tf.cast(generator.binomial([2], counts=[5.0, 5.0], probs=[0.5, 0.5]), tf.float32))
+        lambda x: x * tf.cast(generator.binomial([2], counts=[5.0, 5.0], probs=[0.5, 0.5]), tf.float32)
+    )
     with pytest.warns(sd.RecomputationWarning, match="StatefulRandomBinomial"):
         sd.gradient(at=tf.ones([2]), of=lambda x: tf.reduce_sum(noisy(x)))
 
 
-@pytest.mark.parametrize("body", [
-    lambda x: x * x,
-    lambda x: tf.stack([x[0] * x[1], x[1] * x[2], x[2] * x[0]]),
-], ids=["elementwise", "mixing"])
-@pytest.mark.parametrize("cotangent", [[np.nan, 1.0, 1.0], [np.inf, 1.0, -1.0], [-np.inf, 0.0, 2.0]],
-                         ids=["nan", "inf", "-inf"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        lambda x: x * x,
+        lambda x: tf.stack([x[0] * x[1], x[1] * x[2], x[2] * x[0]]),
+    ],
+    ids=["elementwise", "mixing"],
+)
+@pytest.mark.parametrize(
+    "cotangent", [[np.nan, 1.0, 1.0], [np.inf, 1.0, -1.0], [-np.inf, 0.0, 2.0]], ids=["nan", "inf", "-inf"]
+)
 def test_a_non_finite_cotangent_element_poisons_only_what_a_plain_tape_poisons(mode, body, cotangent):
     x, v = tf.constant([1.0, 2.0, 3.0]), tf.constant(cotangent)
 
@@ -317,8 +345,13 @@ def test_a_non_finite_cotangent_element_poisons_only_what_a_plain_tape_poisons(m
 def test_the_barrier_keeps_negative_zero_and_infinite_inputs(mode):
     # The recomputation's inputs are exactly the forward's: -0.0 keeps its sign (1/x = -inf).
     x = tf.constant([-0.0, np.inf, 2.0])
-    got = run_in(mode, lambda x: sd.pullback(at=x, of=sd.with_recomputation_in_pullbacks(
-        lambda x: tf.math.atan2(x, -tf.ones_like(x))))(tf.ones([3])), x)
+    got = run_in(
+        mode,
+        lambda x: sd.pullback(
+            at=x, of=sd.with_recomputation_in_pullbacks(lambda x: tf.math.atan2(x, -tf.ones_like(x)))
+        )(tf.ones([3])),
+        x,
+    )
     with tf.GradientTape() as tape:
         tape.watch(x)
         y = tf.math.atan2(x, -tf.ones_like(x))
@@ -334,6 +367,7 @@ def test_keyword_and_non_differentiable_arguments(mode):
     def run(x, scale):
         mask = tf.constant([True, False, True])
         return sd.gradient(at=(x, scale), of=lambda x, s: tf.reduce_sum(checkpointed(x, mask, scale=s) ** 2))
+
     x, scale = tf.constant([1.0, 2.0, 3.0]), tf.constant(1.5)
     with tf.GradientTape() as tape:
         tape.watch([x, scale])
@@ -347,9 +381,8 @@ def test_keyword_and_non_differentiable_arguments(mode):
 def test_a_body_that_creates_variables_in_eager_mode_is_refused_not_given_none_gradients():
     dense = keras.layers.Dense(2)  # built on its first call, inside the checkpoint
     body = sd.with_recomputation_in_pullbacks(lambda x: dense(x))
-    with pytest.raises(ValueError, match=r"created variables .*Build the layer first"):
-        with tf.GradientTape():
-            body(tf.ones([1, 3]))
+    with pytest.raises(ValueError, match=r"created variables .*Build the layer first"), tf.GradientTape():
+        body(tf.ones([1, 3]))
 
 
 def test_a_keras_mask_on_an_argument_reaches_the_recomputation(mode):
@@ -363,7 +396,10 @@ def test_a_keras_mask_on_an_argument_reaches_the_recomputation(mode):
     def gradients(wrap):
         def run():
             return sd.gradient(at=lstm, of=lambda layer: tf.reduce_sum(wrap(embedding(tokens)) ** 2))
-        return [g.numpy() for g in (run() if mode == "eager" else tf.function(run, jit_compile=mode == "xla")())]
+
+        return [
+            g.numpy() for g in (run() if mode == "eager" else tf.function(run, jit_compile=mode == "xla")())
+        ]
 
     for a, b in zip(gradients(checkpointed), gradients(lstm), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -23,6 +23,7 @@ def f32(x) -> str:
 
 # --- tutorial section 1: a custom derivative ----------------------------------------------------
 
+
 def silly_exp(x):
     e = np.float32(math.e)
     print(f"Taking 𝑒({f32(e)}) to the power of {f32(x)}!")
@@ -44,7 +45,8 @@ def test_tutorial_section_1_custom_derivative():
         "Taking 𝑒(2.7182817) to the power of 3.0!\n"
         "exp(3) = 20.085535\n"
         "Taking 𝑒(2.7182817) to the power of 3.0!\n"
-        "𝛁exp(3) = 20.085535\n")
+        "𝛁exp(3) = 20.085535\n"
+    )
 
 
 def test_tutorial_section_1_in_graphs(mode):
@@ -54,10 +56,14 @@ def test_tutorial_section_1_in_graphs(mode):
 
 # --- tutorial section 2: withoutDerivative -----------------------------------------------------
 
+
 def test_tutorial_section_2_without_derivative(mode):
     def run(x, y):
-        return sd.gradient(at=(x, y), of=lambda x, y:
-                           tf.sin(tf.sin(tf.sin(x))) + sd.without_derivative(at=tf.cos(tf.cos(tf.cos(y)))))
+        return sd.gradient(
+            at=(x, y),
+            of=lambda x, y: tf.sin(tf.sin(tf.sin(x))) + sd.without_derivative(at=tf.cos(tf.cos(tf.cos(y)))),
+        )
+
     gx, gy = run_in(mode, run, tf.constant(2.0), tf.constant(3.0))
     assert (f32(gx), f32(gy)) == ("-0.18009877", "0.0")
 
@@ -72,6 +78,7 @@ def test_without_derivative_passes_non_floating_values_through():
 def test_without_derivative_of_body(mode):
     def run(x):
         return sd.gradient(at=x, of=lambda x: x * sd.without_derivative(at=x, of=lambda v: v * v))
+
     assert run_in(mode, run, tf.constant(3.0)) == 9.0  # d/dx x * c = c, c = 9
     assert float(sd.without_derivative(at=2.0, in_=lambda v: v + 1.0)) == 3.0
 
@@ -83,6 +90,7 @@ def test_without_derivative_blocks_variables(mode):
 
 
 # --- tutorial section 3: withDerivative -------------------------------------------------------
+
 
 def tutorial_section_3(x):
     a = sd.with_derivative(tf.sin(x), lambda d: print(f"∂+/∂sin = {f32(d)}"))
@@ -99,15 +107,15 @@ def test_tutorial_section_3_hooks_in_swift_order():
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         print(f32(sd.gradient(at=30.0, of=tutorial_section_3)))
-    assert out.getvalue() == ("∂log/∂x = 0.033333335, but rewritten to 0.5\n"
-                              "∂+/∂sin = 1.0\n"
-                              "0.65425146\n")
+    assert out.getvalue() == ("∂log/∂x = 0.033333335, but rewritten to 0.5\n∂+/∂sin = 1.0\n0.65425146\n")
 
 
 def test_tutorial_section_3_in_graphs(mode):
     with contextlib.redirect_stdout(io.StringIO()):
-        assert f32(run_in(mode, lambda x: sd.gradient(at=x, of=tutorial_section_3),
-                          tf.constant(30.0))) == "0.65425146"
+        assert (
+            f32(run_in(mode, lambda x: sd.gradient(at=x, of=tutorial_section_3), tf.constant(30.0)))
+            == "0.65425146"
+        )
 
 
 def test_hook_values_in_graphs(mode):
@@ -116,6 +124,7 @@ def test_hook_values_in_graphs(mode):
     def run(x):
         def f(x):
             return tf.reduce_sum(sd.with_derivative(x * 3.0, lambda g: seen.append(g) or g * 2.0))
+
         return sd.gradient(at=x, of=f)
 
     out = run_in(mode, run, tf.constant([1.0, 2.0]))
@@ -150,13 +159,16 @@ def test_hooks_run_in_reverse_order_of_creation():
 def test_forward_mode_passes_through_hooks(mode):
     def run(x):
         return sd.derivative(at=x, of=lambda x: sd.with_derivative(x * x, lambda g: g * 0.0))
+
     assert run_in(mode, run, tf.constant(3.0)) == 6.0
 
 
 def test_hook_returning_wrong_shape_is_an_error_naming_with_derivative():
     with pytest.raises(ValueError, match=r"with_derivative.*shape \[3\]"):
-        sd.gradient(at=tf.constant([1.0, 2.0]),
-                    of=lambda x: tf.reduce_sum(sd.with_derivative(x, lambda g: tf.ones([3]))))
+        sd.gradient(
+            at=tf.constant([1.0, 2.0]),
+            of=lambda x: tf.reduce_sum(sd.with_derivative(x, lambda g: tf.ones([3]))),
+        )
 
 
 def test_hook_returning_wrong_dtype_is_an_error():
@@ -166,14 +178,17 @@ def test_hook_returning_wrong_dtype_is_an_error():
 
 # --- differentiable_function and the tutorial's section 5 -----------------------------------
 
+
 def make_recomputed_in_gradient(original):
     return sd.differentiable_function(
-        from_=lambda x: (original(x), lambda v: sd.pullback(at=x, of=original)(v)))
+        from_=lambda x: (original(x), lambda v: sd.pullback(at=x, of=original)(v))
+    )
 
 
 def make_recomputed_in_gradient2(original):
     return sd.differentiable_function(
-        from_=lambda x, y: (original(x, y), lambda v: sd.pullback(at=(x, y), of=original)(v)))
+        from_=lambda x, y: (original(x, y), lambda v: sd.pullback(at=(x, y), of=original)(v))
+    )
 
 
 def test_tutorial_section_5_make_recomputed_in_gradient():
@@ -190,11 +205,13 @@ def test_tutorial_section_5_make_recomputed_in_gradient():
         print("Running backpropagation...")
         grad = backprop(1)
         print(f"Gradient = {f32(grad)}")
-    assert out.getvalue() == ("Running original computation...\n"
-                              "  Computing square...\n"
-                              "Running backpropagation...\n"
-                              "  Computing square...\n"
-                              "Gradient = -0.9129453\n")
+    assert out.getvalue() == (
+        "Running original computation...\n"
+        "  Computing square...\n"
+        "Running backpropagation...\n"
+        "  Computing square...\n"
+        "Gradient = -0.9129453\n"
+    )
 
 
 def test_tutorial_section_5_in_graphs(mode):
@@ -206,18 +223,19 @@ def test_tutorial_section_5_in_graphs(mode):
 def test_binary_make_recomputed_in_gradient_over_layer_and_input(mode):
     layer = keras.layers.Dense(3, activation="tanh")
     layer.build((None, 2))
-    apply = make_recomputed_in_gradient2(lambda l, x: l(x))
+    apply = make_recomputed_in_gradient2(lambda layer, x: layer(x))
     x = tf.constant([[0.5, -1.0], [2.0, 0.1]])
 
     def grads(of):
         def run():
-            gl, gx = sd.gradient(at=(layer, x), of=lambda l, x: tf.reduce_sum(of(l, x) ** 2))
+            gl, gx = sd.gradient(at=(layer, x), of=lambda layer, x: tf.reduce_sum(of(layer, x) ** 2))
             return list(gl), gx
+
         return run_in(mode, run)
 
-    expected = grads(lambda l, x: l(x))
+    expected = grads(lambda layer, x: layer(x))
     got = grads(apply)
-    for a, b in zip(expected[0], got[0]):
+    for a, b in zip(expected[0], got[0], strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6)
     np.testing.assert_allclose(expected[1], got[1], rtol=1e-6)
 
@@ -226,10 +244,12 @@ def test_differentiable_function_with_nest_argument(mode):
     def vjp(p):
         value = p["a"] * p["b"]
         return value, lambda v: {"a": v * p["b"], "b": v * p["a"]}
+
     f = sd.differentiable_function(from_=vjp)
 
     def run(a, b):
         return sd.gradient(at={"a": a, "b": b}, of=lambda p: f(p))
+
     out = run_in(mode, run, tf.constant(2.0), tf.constant(5.0))
     assert out == {"a": 5.0, "b": 2.0}
 
@@ -246,6 +266,7 @@ def test_differentiable_function_rejects_non_pair():
 
 
 # --- @differentiable -------------------------------------------------------------------------
+
 
 def test_differentiable_marker_changes_nothing():
     @sd.differentiable
@@ -273,8 +294,10 @@ def test_differentiable_marker_changes_nothing():
 
 # --- unbroadcasted ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("shape,to", [((2, 3), (3,)), ((2, 3), (2, 1)), ((4, 2, 3), (1, 3)),
-                                      ((2, 3), ()), ((2, 3), (2, 3))])
+
+@pytest.mark.parametrize(
+    "shape,to", [((2, 3), (3,)), ((2, 3), (2, 1)), ((4, 2, 3), (1, 3)), ((2, 3), ()), ((2, 3), (2, 3))]
+)
 def test_unbroadcasted_is_the_transpose_of_broadcasting(mode, shape, to):
     t = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
     out = run_in(mode, lambda t: sd.unbroadcasted(t, to=to), tf.constant(t))
@@ -296,10 +319,12 @@ def test_unbroadcasted_like_and_bad_shapes():
 def test_unbroadcasted_in_a_custom_broadcasting_pullback(mode):
     def mul_vjp(x, y):
         return x * y, lambda v: (sd.unbroadcasted(v * y, like=x), sd.unbroadcasted(v * x, like=y))
+
     mul = sd.differentiable_function(from_=mul_vjp)
 
     def run(x, y):
         return sd.gradient(at=(x, y), of=lambda x, y: tf.reduce_sum(mul(x, y)))
+
     gx, gy = run_in(mode, run, tf.constant([[1.0, 2.0], [3.0, 4.0]]), tf.constant([10.0, 20.0]))
     np.testing.assert_allclose(gx, [[10.0, 20.0], [10.0, 20.0]])
     np.testing.assert_allclose(gy, [4.0, 6.0])
@@ -313,8 +338,13 @@ def test_hooks_receive_a_dense_cotangent_after_a_gather(mode):
         seen.append(isinstance(g, tf.Tensor))
         return g * 2.0
 
-    got = run_in(mode, lambda x: sd.gradient(
-        at=x, of=lambda x: tf.reduce_sum(tf.gather(sd.with_derivative(x, hook), [0, 2]))), tf.constant([1.0, 2.0, 3.0]))
+    got = run_in(
+        mode,
+        lambda x: sd.gradient(
+            at=x, of=lambda x: tf.reduce_sum(tf.gather(sd.with_derivative(x, hook), [0, 2]))
+        ),
+        tf.constant([1.0, 2.0, 3.0]),
+    )
     np.testing.assert_allclose(got, [2.0, 0.0, 2.0])
     assert seen and all(seen)
 
@@ -322,5 +352,9 @@ def test_hooks_receive_a_dense_cotangent_after_a_gather(mode):
 def test_differentiable_function_gives_no_slot_to_non_floating_arguments(mode):
     def vjp(x, count, name):
         return x * float(count), lambda v: v * float(count)  # one tangent: count and name have no slot
+
     scale = sd.differentiable_function(from_=vjp)
-    assert float(run_in(mode, lambda x: sd.gradient(at=x, of=lambda x: scale(x, 3, "s")), tf.constant(2.0))) == 3.0
+    assert (
+        float(run_in(mode, lambda x: sd.gradient(at=x, of=lambda x: scale(x, 3, "s")), tf.constant(2.0)))
+        == 3.0
+    )

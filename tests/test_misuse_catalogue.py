@@ -252,14 +252,15 @@ CASES = [
            TypeError, r"sd\.differentiable: expected a function"),
     Misuse("register-a-tf-function", "derivative", lambda: sd.derivative(of=tf.function(lambda x: x)),
            TypeError, r"sd\.derivative\(of=.*tf\.function"),
-    Misuse("register-a-builtin", "derivative", lambda: sd.derivative(of=abs), TypeError, r"sd\.derivative\(of=abs\).*builtin"),
+    Misuse("register-a-builtin", "derivative", lambda: sd.derivative(of=abs),
+           TypeError, r"sd\.derivative\(of=abs\).*builtin"),
     Misuse("register-a-framework-function", "derivative", lambda: sd.derivative(of=tf.round),
            TypeError, r"tensorflow's round"),
     Misuse("gradient-same-variable-twice", "gradient",
            lambda: sd.gradient(at=(tf.Variable(1.0),) * 2, of=lambda a, b: a * b),
            ValueError, r"sd\.gradient: argument 'b' holds the variable .*argument 'a' holds too"),
     Misuse("gradient-unbuilt-layer", "gradient",
-           lambda: sd.gradient(at=keras.layers.Dense(2), of=lambda layer: tf.reduce_sum(layer(tf.ones([1, 2])))),
+           lambda: sd.gradient(at=keras.layers.Dense(2), of=lambda layer: tf.reduce_sum(layer(tf.ones([1, 2])))),  # noqa: E501
            ValueError, r"sd\.gradient: argument 'layer' is a Dense layer that is not built"),
 ]
 # fmt: on

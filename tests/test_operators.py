@@ -15,21 +15,27 @@ from conftest import finite_difference, run_in
 
 
 def close(a, b, tol=1e-5):
-    np.testing.assert_allclose(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64),
-                               rtol=tol, atol=tol)
+    np.testing.assert_allclose(
+        np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64), rtol=tol, atol=tol
+    )
 
 
 # --- gradient / value_with_gradient -------------------------------------------------------------
 
+
 def test_gradient_single_point_is_bare(mode):
-    out = run_in(mode, lambda x: sd.gradient(at=x, of=lambda x: x ** 3), tf.constant(2.0))
+    out = run_in(mode, lambda x: sd.gradient(at=x, of=lambda x: x**3), tf.constant(2.0))
     assert np.shape(out) == ()
     close(out, 12.0)
 
 
 def test_gradient_several_points_come_back_as_tuple_in_order(mode):
-    out = run_in(mode, lambda x, y: sd.gradient(at=(x, y), of=lambda a, b: a * a * b),
-                 tf.constant(3.0), tf.constant(5.0))
+    out = run_in(
+        mode,
+        lambda x, y: sd.gradient(at=(x, y), of=lambda a, b: a * a * b),
+        tf.constant(3.0),
+        tf.constant(5.0),
+    )
     assert isinstance(out, tuple) and len(out) == 2
     close(out[0], 30.0)
     close(out[1], 9.0)
@@ -50,8 +56,9 @@ def test_curried_gradient(mode):
 
 
 def test_value_with_gradient_is_named_tuple(mode):
-    out = run_in(mode, lambda x: tuple(sd.value_with_gradient(at=x, of=lambda x: tf.exp(x))),
-                 tf.constant(1.5))
+    out = run_in(
+        mode, lambda x: tuple(sd.value_with_gradient(at=x, of=lambda x: tf.exp(x))), tf.constant(1.5)
+    )
     close(out[0], np.exp(1.5))
     close(out[1], np.exp(1.5))
     result = sd.value_with_gradient(at=2.0, of=lambda x: x * x)
@@ -84,8 +91,9 @@ def test_python_floats_are_float32_and_float64_stays(mode):
 
 def test_second_derivative_by_nesting(mode):
     def second(x):
-        return sd.gradient(at=x, of=lambda x: sd.gradient(at=x, of=lambda y: y ** 4))
-    close(run_in(mode, second, tf.constant(2.0)), 12 * 2.0 ** 2)
+        return sd.gradient(at=x, of=lambda x: sd.gradient(at=x, of=lambda y: y**4))
+
+    close(run_in(mode, second, tf.constant(2.0)), 12 * 2.0**2)
 
 
 def test_third_derivative_of_sin(mode):
@@ -93,6 +101,7 @@ def test_third_derivative_of_sin(mode):
         d1 = lambda x: sd.gradient(at=x, of=tf.sin)  # noqa: E731
         d2 = lambda x: sd.gradient(at=x, of=d1)  # noqa: E731
         return sd.gradient(at=x, of=d2)
+
     close(run_in(mode, third, tf.constant(0.7)), -np.cos(0.7))
 
 
@@ -130,9 +139,10 @@ def test_namedtuple_point_keeps_type():
 
 def test_dataclass_point(mode):
     def run(w, b):
-        g = sd.gradient(at=Params(w, b), of=lambda p: tf.reduce_sum(p.w ** 2) * p.b + p.steps)
+        g = sd.gradient(at=Params(w, b), of=lambda p: tf.reduce_sum(p.w**2) * p.b + p.steps)
         assert isinstance(g, Params)
         return g.w, g.b
+
     out = run_in(mode, run, tf.constant([1.0, -2.0]), tf.constant(3.0))
     close(out[0], [6.0, -12.0])
     close(out[1], 5.0)
@@ -165,7 +175,7 @@ def test_keras_layer_point_gives_tangent_vector(mode):
     x = tf.constant([[1.0, 2.0, 3.0]])
 
     def run():
-        g = sd.gradient(at=layer, of=lambda l: tf.reduce_sum(l(x) ** 2))
+        g = sd.gradient(at=layer, of=lambda layer: tf.reduce_sum(layer(x) ** 2))
         assert isinstance(g, sd.TangentVector)
         return g.kernel, g.bias, list(g)
 
@@ -181,7 +191,7 @@ def test_layer_and_input_points_together(mode):
     layer.build((None, 2))
 
     def run(x):
-        gl, gx = sd.gradient(at=(layer, x), of=lambda l, x: tf.reduce_sum(l(x)))
+        gl, gx = sd.gradient(at=(layer, x), of=lambda layer, x: tf.reduce_sum(layer(x)))
         return gl.kernel, gx
 
     kernel, gx = run_in(mode, run, tf.constant([[1.0, 2.0]]))
@@ -192,7 +202,7 @@ def test_layer_and_input_points_together(mode):
 def test_tangent_vector_can_leave_a_tf_function():
     layer = keras.layers.Dense(2)
     layer.build((None, 2))
-    f = tf.function(lambda x: sd.gradient(at=layer, of=lambda l: tf.reduce_sum(l(x))))
+    f = tf.function(lambda x: sd.gradient(at=layer, of=lambda layer: tf.reduce_sum(layer(x))))
     g = f(tf.ones([1, 2]))
     assert isinstance(g, sd.TangentVector)
     close(g.bias, [1.0, 1.0])
@@ -200,17 +210,19 @@ def test_tangent_vector_can_leave_a_tf_function():
 
 # --- pullback / value_with_pullback ----------------------------------------------------------
 
+
 def test_pullback_of_vector_function(mode):
     def run(x, v):
         return sd.pullback(at=x, of=lambda x: x * x)(v)
-    close(run_in(mode, run, tf.constant([1.0, 2.0, 3.0]), tf.constant([1.0, 0.5, 2.0])),
-          [2.0, 2.0, 12.0])
+
+    close(run_in(mode, run, tf.constant([1.0, 2.0, 3.0]), tf.constant([1.0, 0.5, 2.0])), [2.0, 2.0, 12.0])
 
 
 def test_value_with_pullback_can_be_called_twice(mode):
     def run(x):
         value, pb = sd.value_with_pullback(at=x, of=lambda x: tf.sin(x) * 2.0)
         return value, pb(1.0), pb(3.0)
+
     value, first, second = run_in(mode, run, tf.constant(0.4))
     close(value, 2 * np.sin(0.4))
     close(first, 2 * np.cos(0.4))
@@ -221,12 +233,13 @@ def test_pullback_with_tuple_result_and_several_points(mode):
     def run(x, y):
         pb = sd.pullback(at=(x, y), of=lambda x, y: (x * y, x + y))
         return pb((tf.constant(1.0), tf.constant(2.0)))
+
     out = run_in(mode, run, tf.constant(3.0), tf.constant(4.0))
     close(out, (4.0 + 2.0, 3.0 + 2.0))
 
 
 def test_curried_pullback_and_value_with_pullback():
-    pb = sd.pullback(of=lambda x: x ** 2)(3.0)
+    pb = sd.pullback(of=lambda x: x**2)(3.0)
     close(pb(1.0), 6.0)
     value, pb = sd.value_with_pullback(of=lambda x, y: x * y)(2.0, 5.0)
     close(value, 10.0)
@@ -234,6 +247,7 @@ def test_curried_pullback_and_value_with_pullback():
 
 
 # --- forward mode ------------------------------------------------------------------------------
+
 
 def test_differential_is_a_jvp(mode):
     a = np.array([[1.0, 2.0], [3.0, 4.0]], np.float32)
@@ -251,6 +265,7 @@ def test_value_with_differential_several_points(mode):
     def run(x, y):
         value, df = sd.value_with_differential(at=(x, y), of=lambda x, y: x * tf.exp(y))
         return value, df(1.0, 0.0), df(0.0, 1.0)
+
     value, dx, dy = run_in(mode, run, tf.constant(2.0), tf.constant(0.5))
     close(value, 2 * np.exp(0.5))
     close(dx, np.exp(0.5))
@@ -258,19 +273,26 @@ def test_value_with_differential_several_points(mode):
 
 
 def test_derivative_and_value_with_derivative(mode):
-    close(run_in(mode, lambda x: sd.derivative(at=x, of=lambda x: x ** 3), tf.constant(2.0)), 12.0)
+    close(run_in(mode, lambda x: sd.derivative(at=x, of=lambda x: x**3), tf.constant(2.0)), 12.0)
     out = run_in(mode, lambda x: tuple(sd.value_with_derivative(at=x, of=tf.exp)), tf.constant(1.0))
     close(out, (np.e, np.e))
     # several scalar points: df(1, 1, ...)
-    close(run_in(mode, lambda x, y: sd.derivative(at=(x, y), of=lambda x, y: x * y),
-                 tf.constant(2.0), tf.constant(3.0)), 5.0)
+    close(
+        run_in(
+            mode,
+            lambda x, y: sd.derivative(at=(x, y), of=lambda x, y: x * y),
+            tf.constant(2.0),
+            tf.constant(3.0),
+        ),
+        5.0,
+    )
 
 
 def test_forward_mode_of_layer_point():
     layer = keras.layers.Dense(1, kernel_initializer="ones", bias_initializer="zeros")
     layer.build((None, 2))
     x = tf.constant([[1.0, 2.0]])
-    df = sd.differential(at=layer, of=lambda l: l(x))
+    df = sd.differential(at=layer, of=lambda layer: layer(x))
     direction = sd.TangentVector(layer, [tf.constant([[1.0], [0.0]]), tf.constant([1.0])])
     close(df(direction), [[2.0]])
 
@@ -278,15 +300,19 @@ def test_forward_mode_of_layer_point():
 def test_forward_mode_of_vector_result_is_not_a_gradient(mode):
     def run(x):
         return sd.differential(at=x, of=lambda x: tf.stack([x, x * x, tf.sin(x)]))(1.0)
+
     close(run_in(mode, run, tf.constant(2.0)), [1.0, 4.0, np.cos(2.0)])
 
 
 # --- zero derivatives --------------------------------------------------------------------------
 
+
 def test_unused_point_gets_zeros_and_a_warning_naming_it():
     with pytest.warns(sd.ZeroDerivativeWarning, match="'unused'"):
-        gx, gu = sd.gradient(at=(tf.constant([1.0, 2.0]), tf.constant([[1.0]], tf.float64)),
-                             of=lambda x, unused: tf.reduce_sum(x))
+        gx, gu = sd.gradient(
+            at=(tf.constant([1.0, 2.0]), tf.constant([[1.0]], tf.float64)),
+            of=lambda x, unused: tf.reduce_sum(x),
+        )
     close(gu, [[0.0]])
     assert gu.dtype == tf.float64 and gu.shape == (1, 1)
 
@@ -301,8 +327,12 @@ def test_without_derivative_silences_the_zero_derivative_warning():
 def test_zero_derivative_inside_tf_function_is_zeros(mode):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", sd.ZeroDerivativeWarning)
-        out = run_in(mode, lambda x, y: sd.gradient(at=(x, y), of=lambda x, y: x * 2.0),
-                     tf.constant(1.0), tf.constant([1.0, 2.0]))
+        out = run_in(
+            mode,
+            lambda x, y: sd.gradient(at=(x, y), of=lambda x, y: x * 2.0),
+            tf.constant(1.0),
+            tf.constant([1.0, 2.0]),
+        )
     close(out[1], [0.0, 0.0])
 
 
@@ -314,6 +344,7 @@ def test_swift_aliases_are_the_same_objects():
 
 # --- every point is its own value (issue 10, item 1) --------------------------------------------
 
+
 @dataclasses.dataclass
 class Triple:
     a: tf.Tensor
@@ -323,8 +354,10 @@ class Triple:
 
 def test_the_same_tensor_at_two_points_gets_two_tangents(mode):
     # Swift: gradient(at: x, x) { 2*a + 5*b } is (2, 5), not (7, 7).
-    close(run_in(mode, lambda x: sd.gradient(at=(x, x), of=lambda a, b: 2 * a + 5 * b), tf.constant(3.0)),
-          (2.0, 5.0))
+    close(
+        run_in(mode, lambda x: sd.gradient(at=(x, x), of=lambda a, b: 2 * a + 5 * b), tf.constant(3.0)),
+        (2.0, 5.0),
+    )
 
 
 def test_the_same_python_float_and_numpy_value_twice(mode):
@@ -335,12 +368,14 @@ def test_the_same_tensor_in_every_field_of_a_nest(mode):
     def run(t):
         g = sd.gradient(at=Triple(t, t, t), of=lambda p: 2 * p.a + 3 * p.b + 4 * p.c)
         return g.a, g.b, g.c
+
     close(run_in(mode, run, tf.constant(1.0)), (2.0, 3.0, 4.0))
 
 
 def test_the_same_tensor_in_a_nest_and_as_a_point(mode):
     def run(t):
         return sd.gradient(at=((t, t), t), of=lambda pair, c: pair[0] * 2 + pair[1] * 3 + c * 4)
+
     (a, b), c = run_in(mode, run, tf.constant(1.0))
     close((a, b, c), (2.0, 3.0, 4.0))
 
@@ -349,6 +384,7 @@ def test_forward_mode_of_the_same_tensor_twice(mode):
     def run(x):
         df = sd.differential(at=(x, x), of=lambda a, b: 2 * a + 5 * b)
         return df(1.0, 0.0), df(0.0, 1.0)
+
     close(run_in(mode, run, tf.constant(3.0)), (2.0, 5.0))
 
 
@@ -356,6 +392,7 @@ def test_pullback_of_the_same_tensor_twice_against_a_plain_tape(mode):
     def run(x):
         pb = sd.pullback(at=(x, x), of=lambda a, b: tf.sin(a) * b)
         return pb(tf.ones([2]))
+
     x = tf.constant([0.5, 1.5])
     a, b = tf.identity(x), tf.identity(x)
     with tf.GradientTape() as tape:
@@ -388,8 +425,11 @@ def test_errors_about_a_nest_name_the_leaf():
     class State:
         position: tf.Tensor
         velocity: list
-    df = sd.differential(at=State(tf.constant(1.0), [tf.constant([1.0, 2.0]), 3]),
-                         of=lambda p: p.position * tf.reduce_sum(p.velocity[0]))
+
+    df = sd.differential(
+        at=State(tf.constant(1.0), [tf.constant([1.0, 2.0]), 3]),
+        of=lambda p: p.position * tf.reduce_sum(p.velocity[0]),
+    )
     with pytest.raises(ValueError, match=r"the tangent for argument 'p'\.velocity\[0\] has shape \[3\]"):
         df(State(tf.constant(1.0), [tf.ones([3]), None]))
     with pytest.raises(TypeError, match=r"argument 'p'\.velocity\[0\] has dtype float64"):

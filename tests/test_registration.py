@@ -54,6 +54,7 @@ def test_bare_gradient_tape(mode):
             tape.watch(x)
             y = cf.cube(x)
         return tape.gradient(y, x)
+
     assert run_in(mode, run, tf.constant(3.0)) == 100.0
 
 
@@ -83,8 +84,9 @@ def test_a_copy_taken_before_registration_is_not_affected_when_called_directly()
 def test_wrt_restricts_differentiation(mode):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", sd.ZeroDerivativeWarning)
-        gx, gy = run_in(mode, lambda x, y: sd.gradient(at=(x, y), of=cf.weighted),
-                        tf.constant(2.0), tf.constant(5.0))
+        gx, gy = run_in(
+            mode, lambda x, y: sd.gradient(at=(x, y), of=cf.weighted), tf.constant(2.0), tf.constant(5.0)
+        )
     assert gx == 7.0 and gy == 0.0
 
 
@@ -108,7 +110,7 @@ def test_keras_training_uses_registered_derivative():
         model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse", jit_compile=jit)
         before = [w.numpy().copy() for w in model.trainable_weights]
         model.fit(np.ones((4, 2), np.float32), np.zeros((4, 1), np.float32), epochs=1, verbose=0)
-        for old, new in zip(before, model.trainable_weights):
+        for old, new in zip(before, model.trainable_weights, strict=True):
             np.testing.assert_array_equal(old, new.numpy())
 
 
@@ -121,6 +123,7 @@ def test_registering_twice_replaces_with_a_warning():
         return local(x), lambda v: v * 1.0
 
     with pytest.warns(sd.DerivativeRegistrationWarning, match="replacing"):
+
         @sd.derivative(of=local)
         def second(x):
             return local(x), lambda v: v * 2.0
@@ -142,10 +145,12 @@ def test_second_order_through_registered_derivative():
 
 # --- wrong tangents are reported in the user's terms --------------------------------------------
 
+
 def test_pullback_returning_too_many_tangents_names_the_function():
     @sd.derivative(of=cf.bad_count)
     def d(x):
         return cf.bad_count(x), lambda v: (v, v)
+
     with pytest.raises(ValueError, match=r"bad_count.*2 tangent"):
         sd.gradient(at=1.0, of=cf.bad_count)
 
@@ -154,6 +159,7 @@ def test_pullback_returning_wrong_shape_names_the_function():
     @sd.derivative(of=cf.bad_shape)
     def d(x):
         return cf.bad_shape(x), lambda v: tf.ones([3])
+
     with pytest.raises(ValueError, match=r"bad_shape.*shape \[3\]"):
         sd.gradient(at=tf.constant([1.0, 2.0]), of=lambda x: tf.reduce_sum(cf.bad_shape(x)))
 
@@ -162,6 +168,7 @@ def test_pullback_returning_wrong_dtype_names_the_function():
     @sd.derivative(of=cf.bad_dtype)
     def d(x):
         return cf.bad_dtype(x), lambda v: tf.cast(v, tf.float64)
+
     with pytest.raises(TypeError, match=r"bad_dtype.*float64"):
         sd.gradient(at=1.0, of=cf.bad_dtype)
 
@@ -169,6 +176,7 @@ def test_pullback_returning_wrong_dtype_names_the_function():
 # ---------------------------------------------------------------------------------------------
 # Issue 10: no silent wrong derivatives through registration
 # ---------------------------------------------------------------------------------------------
+
 
 def _product_derivative(x, y):
     return x * y, lambda v: (v * y, v * x)
@@ -216,6 +224,7 @@ def _gathered_identity_derivative(x):
     def pullback(v):
         seen_cotangents.append(type(v).__name__)
         return v * 2.0  # IndexedSlices * float would raise: the cotangent must arrive dense
+
     return x, pullback
 
 
@@ -227,14 +236,23 @@ def _lambda_square_derivative(x):
 TWO = (tf.constant(2.0), tf.constant(3.0))
 
 
-@pytest.mark.parametrize("call", [
-    lambda x, y: cf.Blocked.mul(x, y),
-    lambda x, y: cf.Blocked().mul(x, y),
-    lambda x, y: cf.Blocked.class_mul(x, y),
-    lambda x, y: cf.Blocked().class_mul(x, y),
-    lambda x, y: cf.Blocked().method_mul(x, y),
-], ids=["static-via-class", "static-via-instance", "classmethod-via-class", "classmethod-via-instance",
-        "method-plain-self"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda x, y: cf.Blocked.mul(x, y),
+        lambda x, y: cf.Blocked().mul(x, y),
+        lambda x, y: cf.Blocked.class_mul(x, y),
+        lambda x, y: cf.Blocked().class_mul(x, y),
+        lambda x, y: cf.Blocked().method_mul(x, y),
+    ],
+    ids=[
+        "static-via-class",
+        "static-via-instance",
+        "classmethod-via-class",
+        "classmethod-via-instance",
+        "method-plain-self",
+    ],
+)
 def test_methods_static_and_class_methods_use_their_registered_derivative(mode, call):
     # Swift's derivative_registration tests: d(x*y) = (y, x) = (3, 2); the bodies block gradients.
     with warnings.catch_warnings():
@@ -244,8 +262,9 @@ def test_methods_static_and_class_methods_use_their_registered_derivative(mode, 
 
 
 def test_static_method_handed_to_an_operator(mode):
-    np.testing.assert_allclose(run_in(mode, lambda x, y: sd.gradient(at=(x, y), of=cf.Blocked.mul), *TWO),
-                               (3.0, 2.0))
+    np.testing.assert_allclose(
+        run_in(mode, lambda x, y: sd.gradient(at=(x, y), of=cf.Blocked.mul), *TWO), (3.0, 2.0)
+    )
 
 
 def test_property_getter_of_a_differentiable_struct(mode):
@@ -267,49 +286,65 @@ def test_non_differentiable_argument_has_no_tangent_slot(mode):
 def test_defaulted_argument_has_its_slot_whether_passed_or_not(mode):
     def both(x, s):
         return cf.scaled(x) + cf.scaled(x, s)  # d/dx = 2 + s = 5, d/ds = x = 3
-    np.testing.assert_allclose(run_in(mode, lambda x, s: sd.gradient(at=(x, s), of=both),
-                                      tf.constant(3.0), tf.constant(3.0)), (5.0, 3.0))
+
+    np.testing.assert_allclose(
+        run_in(mode, lambda x, s: sd.gradient(at=(x, s), of=both), tf.constant(3.0), tf.constant(3.0)),
+        (5.0, 3.0),
+    )
 
 
 def test_keyword_only_floating_argument_has_a_slot(mode):
     with warnings.catch_warnings():
         warnings.simplefilter("error", sd.ZeroDerivativeWarning)
-        got = run_in(mode, lambda x, s: sd.gradient(at=(x, s), of=lambda x, s: cf.keyword_scaled(x, s=s)),
-                     tf.constant(3.0), tf.constant(2.0))
+        got = run_in(
+            mode,
+            lambda x, s: sd.gradient(at=(x, s), of=lambda x, s: cf.keyword_scaled(x, s=s)),
+            tf.constant(3.0),
+            tf.constant(2.0),
+        )
     np.testing.assert_allclose(got, (2.0, 3.0))
 
 
 def test_registered_pullback_receives_a_dense_cotangent(mode):
     seen_cotangents.clear()
-    got = run_in(mode, lambda x: sd.gradient(
-        at=x, of=lambda x: tf.reduce_sum(tf.gather(cf.gathered_identity(x), [0, 2]))), tf.constant([1.0, 2.0, 3.0]))
+    got = run_in(
+        mode,
+        lambda x: sd.gradient(at=x, of=lambda x: tf.reduce_sum(tf.gather(cf.gathered_identity(x), [0, 2]))),
+        tf.constant([1.0, 2.0, 3.0]),
+    )
     np.testing.assert_allclose(got, [2.0, 0.0, 2.0])
     assert seen_cotangents and set(seen_cotangents) <= {"EagerTensor", "SymbolicTensor", "Tensor"}
 
 
 def test_lambda_held_by_a_module_name_is_rebound(mode):
-    assert float(run_in(mode, lambda x: sd.gradient(at=x, of=lambda x: cf.lambda_square(x)),
-                        tf.constant(3.0))) == 6.0
+    assert (
+        float(run_in(mode, lambda x: sd.gradient(at=x, of=lambda x: cf.lambda_square(x)), tf.constant(3.0)))
+        == 6.0
+    )
 
 
 def test_aliased_points_through_a_registered_derivative(mode):
     # The sharp-edges tutorial's power with its registered pullback: d/dbase pow(2, 2) = 4.
     from examples import sharp_edges
+
     two = tf.constant(2.0, tf.float64)
     got = run_in(mode, lambda b: sd.gradient(at=(b, b), of=sharp_edges.pow_), two)
     np.testing.assert_allclose(got, (4.0, 4.0 * np.log(2.0)))
 
 
-@pytest.mark.parametrize("of, match", [
-    ("not a function", "of= must be a function"),
-    (42, "of= must be a function"),
-    (tf.round, "tensorflow's round"),
-    (abs, "builtin"),
-    (tf.function(lambda x: x), "tf.function"),
-    (__import__("functools").partial(cf.scaled, s=3.0), "functools.partial"),
-    (type("Callable", (), {"__call__": lambda self, x: x})(), "callable Callable instance"),
-    (lambda x: x, "lambda that no module-level name holds"),
-])
+@pytest.mark.parametrize(
+    "of, match",
+    [
+        ("not a function", "of= must be a function"),
+        (42, "of= must be a function"),
+        (tf.round, "tensorflow's round"),
+        (abs, "builtin"),
+        (tf.function(lambda x: x), "tf.function"),
+        (__import__("functools").partial(cf.scaled, s=3.0), "functools.partial"),
+        (type("Callable", (), {"__call__": lambda self, x: x})(), "callable Callable instance"),
+        (lambda x: x, "lambda that no module-level name holds"),
+    ],
+)
 def test_what_cannot_be_registered_is_a_type_error_at_once(of, match):
     with pytest.raises(TypeError, match=match):
         sd.derivative(of=of)  # raised before any decorator is applied
@@ -319,5 +354,6 @@ def test_method_of_a_class_defined_in_a_function_is_refused():
     class Local:
         def method(self, x):
             return x
+
     with pytest.raises(TypeError, match="class defined inside a function"):
         sd.derivative(of=Local.method)
