@@ -21,7 +21,7 @@ setup: $(STAMP)
 demo: $(STAMP)
 	@TF_CPP_MIN_LOG_LEVEL=3 $(PY) examples/custom_differentiation.py
 
-test: $(STAMP)
+test: lint
 	$(PY) -m pytest -q
 
 # The differential fuzzer with 20x the examples, random seeds and shrinking (tests/test_fuzz.py).
@@ -38,7 +38,7 @@ docs: $(DOCS_STAMP)
 	cp benchmarks/results/*.png docs/assets/benchmarks/
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
-# Lint, format and type checks; not yet part of `make test` (that waits for the final `ruff format` pass).
+# Lint, format and type checks; `make test` runs them first.
 .PHONY: lint
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -15,7 +15,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from . import _context, _nest, registry
+from . import _context, _nest, _registry
 from ._custom_vjp import BoundCall, call_with_vjp, custom_gradient_call, signature_of, split_vjp_result
 from ._platform_internals import could_possibly_record, stop_recording
 from ._values import conform, convert_floating, describe, given_function, resolve_function
@@ -147,7 +147,7 @@ class _Target:
             function = function.fget
         elif isinstance(function, (staticmethod, classmethod)) or inspect.ismethod(function):
             function = function.__func__
-        function = registry.original_of(function)
+        function = _registry.original_of(function)
         self._refuse_unregistrable(of, function)
         self.function = function
 
@@ -297,7 +297,7 @@ def _register(target: _Target, derivative_function, wrt: frozenset | None):
 
     replacement.__swiftdiff_original__ = original  # type: ignore[attr-defined]
     replacement.__swiftdiff_derivative__ = derivative_function  # type: ignore[attr-defined]
-    previous = registry.store(original, replacement)
+    previous = _registry.store(original, replacement)
     if previous is not None:
         warn(
             f"{operator}: replacing the derivative registered earlier "

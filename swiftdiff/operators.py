@@ -17,7 +17,7 @@ from typing import Any, NamedTuple, TypeVar
 
 import tensorflow as tf
 
-from . import _context, _nest, registry
+from . import _context, _nest, _registry
 from ._points import Points
 from ._values import LAYER, STATIC, conform, convert_floating, describe, is_floating, resolve_function
 
@@ -97,7 +97,7 @@ def _operator(name: str | None = None) -> Callable[[_Operator], _Operator]:
 
         @functools.wraps(body)
         def operator(*, at=_MISSING, of=None, in_=None):
-            function = registry.resolve(resolve_function(operator_name, of, in_))
+            function = _registry.resolve(resolve_function(operator_name, of, in_))
             if at is _MISSING:
                 return _curried(operator_name, function, body)
             with _context.naming(operator_name):
