@@ -1,12 +1,7 @@
 """ActivationDiscarding is exact: the wrapped layer's gradients, state and training history, in
 eager mode, tf.function, XLA, model.fit, .keras files and MirroredStrategy."""
 
-import json
-import os
-import subprocess
-import sys
 import warnings
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -202,39 +197,6 @@ def test_tutorial_cnn_model_trains_with_fit_with_and_without_jit():
             histories.append(history.history["loss"])
     for history in histories[1:]:
         np.testing.assert_allclose(history, histories[0], rtol=1e-5)
-
-
-# --- MirroredStrategy, in child processes with two logical CPU devices ----------------------------
-
-CHILD = Path(__file__).parent / "support" / "mirrored_training.py"
-
-
-def _train(*args):
-    done = subprocess.run(
-        [sys.executable, str(CHILD), *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return [np.array(w) for w in json.loads(done.stdout.strip().splitlines()[-1])]
-
-
-@pytest.mark.subprocess
-def test_mirrored_strategy_equals_single_device_training():
-    mirrored = _train("mirrored", "wrapped", "deterministic")
-    single = _train("single", "wrapped", "deterministic")
-    for a, b in zip(single, mirrored, strict=True):
-        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
-
-
-@pytest.mark.subprocess
-def test_mirrored_strategy_with_dropout_and_batchnorm_equals_unwrapped():
-    wrapped = _train("mirrored", "wrapped", "stochastic")
-    plain = _train("mirrored", "plain", "stochastic")
-    for a, b in zip(plain, wrapped, strict=True):
-        np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)
 
 
 def test_checkpointed_sequential_segments_and_exactness(mode, tmp_path):

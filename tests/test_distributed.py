@@ -1,5 +1,6 @@
-"""Beyond one process: MultiWorkerMirroredStrategy with two local workers on loopback ports, and
-the derivative registry under concurrent registration and differentiation from threads."""
+"""Beyond one device and one process: ActivationDiscarding under MirroredStrategy (two logical
+CPUs), MultiWorkerMirroredStrategy with two local workers on loopback ports, and the derivative
+registry under concurrent registration and differentiation from threads."""
 
 import json
 import os
@@ -109,3 +110,36 @@ def test_same_function_registered_from_many_threads_ends_with_one_derivative():
             thread.join()
     value = float(sd.gradient(at=0.5, of=g))
     assert value in [float(i) for i in range(1, 9)]
+
+
+# --- MirroredStrategy, in child processes with two logical CPU devices ----------------------------
+
+MIRRORED_CHILD = Path(__file__).parent / "support" / "mirrored_training.py"
+
+
+def _train(*args):
+    done = subprocess.run(
+        [sys.executable, str(MIRRORED_CHILD), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return [np.array(w) for w in json.loads(done.stdout.strip().splitlines()[-1])]
+
+
+@pytest.mark.subprocess
+def test_mirrored_strategy_equals_single_device_training():
+    mirrored = _train("mirrored", "wrapped", "deterministic")
+    single = _train("single", "wrapped", "deterministic")
+    for a, b in zip(single, mirrored, strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.subprocess
+def test_mirrored_strategy_with_dropout_and_batchnorm_equals_unwrapped():
+    wrapped = _train("mirrored", "wrapped", "stochastic")
+    plain = _train("mirrored", "plain", "stochastic")
+    for a, b in zip(plain, wrapped, strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)
