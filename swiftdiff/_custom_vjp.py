@@ -42,6 +42,7 @@ from ._values import (
     describe,
     variable_key,
 )
+from .operators import ValueWithDifferential
 
 
 def custom_gradient_call(forward: Callable, inputs: list, *, record_forward: bool = True):
@@ -253,15 +254,83 @@ def signature_of(function) -> inspect.Signature | None:
         return None
 
 
-def split_vjp_result(result, name: str):
-    """``(value, pullback)`` from what a user's VJP returned, checked."""
+def split_vjp_result(result, name: str, call: BoundCall | None = None):
+    """``(value, pullback)`` from what a user's derivative returned, checked.
+
+    A derivative returning ``sd.ValueWithDifferential(value, differential)`` is a JVP, as in
+    Swift; with ``call`` given, its pullback is the differential's transpose."""
     if not (isinstance(result, tuple) and len(result) == 2 and callable(result[1])):
         raise TypeError(
-            f"{name} must return (value, pullback) with a callable pullback, got {describe(result)}"
+            f"{name} must return (value, pullback) or sd.ValueWithDifferential(value, differential) "
+            f"with a callable second element, got {describe(result)}"
         )
     value, pullback = result
     value = _nest.map_leaves(lambda leaf: convert_floating(leaf, "the value it returned", name), value)
+    if isinstance(result, ValueWithDifferential) and call is not None:
+        pullback = _transposed(result.differential, call, value, name)
     return value, pullback
+
+
+def _transposed(differential: Callable, call: BoundCall, value, name: str) -> Callable:
+    """The pullback of a registered differential: the transpose of the linear map, found by
+    differentiating it at zero tangents (one per tangent slot; a leaf without a tangent gets None).
+
+    Written by hand because TensorFlow has no transpose of a Python function; forward mode, which
+    this library computes by transposing pullbacks, gets the differential back exactly (a linear
+    map's transpose of transpose), so the registered JVP serves both modes."""
+
+    def zero(leaf, kind):
+        if kind == LAYER:
+            raise TypeError(
+                f"{name}: a differential (sd.ValueWithDifferential) cannot yet be registered for a "
+                f"function of a layer; register a pullback"
+            )
+        if kind == STATIC:
+            return None
+        return (
+            tf.zeros(leaf.shape, leaf.dtype)
+            if kind == VARIABLE
+            else tf.zeros_like(tf.convert_to_tensor(leaf))
+        )
+
+    def pullback(cotangent):
+        tangents = []
+        for entry in call.slots:
+            leaves = [
+                zero(leaf, kind) for leaf, kind in zip(_nest.flatten(entry.value), entry.kinds, strict=True)
+            ]
+            tangents.append(_nest.pack_like(entry.value, leaves))
+        watched = [leaf for leaf in _nest.flatten(tangents) if leaf is not None]
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(watched)
+            out = differential(*tangents)
+        try:
+            out_leaves = _nest.flatten_up_to(value, out)
+        except ValueError as error:
+            raise ValueError(f"{name}: what the differential returned: {error}") from None
+        out_leaves = [
+            conform(
+                leaf,
+                tf.convert_to_tensor(reference).dtype,
+                tf.convert_to_tensor(reference).shape,
+                "what the differential returned",
+                "the value",
+                name,
+            )
+            for leaf, reference in zip(out_leaves, _nest.flatten(value), strict=True)
+        ]
+        grads = iter(
+            tape.gradient(
+                out_leaves,
+                watched,
+                output_gradients=_nest.flatten(cotangent),
+                unconnected_gradients=tf.UnconnectedGradients.ZERO,
+            )
+        )
+        pulled = [_nest.map_leaves(lambda leaf: None if leaf is None else next(grads), t) for t in tangents]
+        return pulled[0] if len(pulled) == 1 else tuple(pulled)
+
+    return pullback
 
 
 def call_with_vjp(vjp: Callable, call: BoundCall, *, name: str):
@@ -270,7 +339,7 @@ def call_with_vjp(vjp: Callable, call: BoundCall, *, name: str):
 
     def forward(inputs):
         args, kwargs = call.rebuild(inputs)
-        value, pullback = split_vjp_result(vjp(*args, **kwargs), name)
+        value, pullback = split_vjp_result(vjp(*args, **kwargs), name, call)
 
         def backward(cotangents, variables):
             tangents = pullback(_nest.pack_like(value, cotangents))

@@ -187,13 +187,27 @@ def _after_cotangents(inputs: list, cotangents: list) -> list:
     ``x - (+0)`` is ``x`` exactly for every ``x`` (-0, infinities and NaN included). But no compiler
     can prove ``offset`` is zero without knowing ``p``, so the recomputation stays a recomputation.
     (XLA's own XlaOptimizationBarrier was measured too: on the CPU it is expanded early and the
-    recomputation merged back, 1.13 of plain memory against 0.33 with this dependency.)
+    recomputation merged back, 1.13 of plain memory against 0.33 with this dependency.) The offset
+    has no gradient: differentiating the pullback (forward mode, higher order) must not see it, or
+    a NaN tangent would reach every input through ``0 * NaN``.
+
+    Every returned input is its own tensor, also in eager mode: the same tensor passed twice is
+    two arguments of the body, and a tape watching it twice would give each the sum.
     """
-    if tf.executing_eagerly() or not inputs or not cotangents:
+    if not inputs:
         return inputs
+    if tf.executing_eagerly() or not cotangents:
+        seen: set = set()
+        distinct = []
+        for x in inputs:
+            distinct.append(tf.identity(x) if id(x) in seen else x)
+            seen.add(id(x))
+        return distinct
     probe = tf.reduce_sum(tf.reshape(cotangents[0], [-1])[:1])
     magnitude = tf.abs(tf.cast(probe, tf.float32))
-    offset = tf.where(tf.math.is_finite(magnitude), magnitude * 0.0, tf.zeros_like(magnitude))
+    offset = tf.stop_gradient(
+        tf.where(tf.math.is_finite(magnitude), magnitude * 0.0, tf.zeros_like(magnitude))
+    )
     return [x - tf.cast(offset, x.dtype) for x in inputs]
 
 

@@ -343,7 +343,12 @@ def derivative(*, of: Any = None, at: Any = _MISSING, in_: Any = None, wrt: Any 
 
     The decorated function takes ``f``'s arguments and returns ``(value, pullback)``; ``pullback(v)``
     returns one tangent per differentiable argument (bare for one). The decorator returns the
-    derivative function unchanged.
+    derivative function unchanged. Returning ``sd.ValueWithDifferential(value, differential)``
+    registers a forward-mode derivative (a JVP, Swift's ``(value:, differential:)``) instead:
+    ``differential(*tangents)`` takes one tangent per slot and returns the result's tangent; reverse
+    mode uses its transpose, exact because a differential is linear in its tangents. (Registering
+    both a JVP and a pullback for one ``f`` is not supported yet: the later registration replaces
+    the earlier, with a warning.)
 
     Which arguments have a tangent slot (one rule, Swift's): the call is bound to ``f``'s signature
     with defaults applied; a parameter whose value holds a floating leaf (a tensor, a Python float,

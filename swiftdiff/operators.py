@@ -285,7 +285,12 @@ class _Differential:
     def __call__(self, *tangents):
         tangent_leaves = self._tangent_leaves(tangents)
         dummies = [tf.zeros_like(leaf) for leaf in _nest.flatten(self._value)]
-        with tf.GradientTape(watch_accessed_variables=False) as transpose:
+        # Hooks act in reverse mode only: a pullback that runs code again (a checkpoint's
+        # recomputation) must not apply them while it is transposed into a differential.
+        with (
+            tf.GradientTape(watch_accessed_variables=False) as transpose,
+            _context.differentiating(forward=True),
+        ):
             transpose.watch(dummies)
             point_tangents = self._pullback(_nest.pack_like(self._value, dummies))
         pulled = [leaf for leaf in _nest.flatten(point_tangents) if leaf is not None]

@@ -357,3 +357,56 @@ def test_method_of_a_class_defined_in_a_function_is_refused():
 
     with pytest.raises(TypeError, match="class defined inside a function"):
         sd.derivative(of=Local.method)
+
+
+# A JVP registration (sd.ValueWithDifferential) with a Jacobian that is not symmetric: its transpose,
+# not the differential itself, must serve reverse mode (an early version used it as a pullback).
+SKEW = np.array([[1.0, 2.0, 0.0], [0.0, 1.0, -3.0], [4.0, 0.0, 1.0]], np.float32)
+
+
+def scaled_map(x, y):
+    return tf.linalg.matvec(SKEW, x) * y
+
+
+@sd.derivative(of=scaled_map)
+def scaled_map_jvp(x, y):
+    def differential(tx, ty):
+        return tf.linalg.matvec(SKEW, tx) * y + tf.linalg.matvec(SKEW, x) * ty
+
+    return sd.ValueWithDifferential(tf.linalg.matvec(SKEW, x) * y, differential)
+
+
+def test_registered_differential_is_transposed_for_reverse_mode(mode):
+    x, y, c = np.array([1.0, -2.0, 0.5], np.float32), np.float32(1.5), np.array([1.0, 2.0, 3.0], np.float32)
+    gx, gy = run_in(
+        mode,
+        lambda x, y: sd.gradient(at=(x, y), of=lambda a, b: tf.reduce_sum(scaled_map(a, b) * c)),
+        tf.constant(x),
+        tf.constant(y),
+    )
+    np.testing.assert_allclose(gx, SKEW.T @ (c * y), rtol=1e-6)
+    np.testing.assert_allclose(gy, np.sum(c * (SKEW @ x)), rtol=1e-6)
+
+
+def test_registered_differential_serves_forward_mode(mode):
+    x, y, t = np.array([1.0, -2.0, 0.5], np.float32), np.float32(1.5), np.array([0.0, 1.0, 0.0], np.float32)
+    out = run_in(
+        mode,
+        lambda x, y: sd.differential(at=(x, y), of=scaled_map)(tf.constant(t), tf.constant(0.0)),
+        tf.constant(x),
+        tf.constant(y),
+    )
+    np.testing.assert_allclose(out, (SKEW @ t) * y, rtol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore::swiftdiff.DerivativeRegistrationWarning")
+def test_registered_differential_returning_the_wrong_shape_names_the_function():
+    @sd.derivative(of=cf.cube)
+    def bad(x):
+        return sd.ValueWithDifferential(x**3, lambda t: tf.stack([t, t]))
+
+    try:
+        with pytest.raises(ValueError, match="cube"):
+            sd.gradient(at=tf.constant(2.0), of=cf.cube)
+    finally:
+        sd.derivative(of=cf.cube)(cube_derivative)
