@@ -48,7 +48,8 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bench]"
 	$(PY) -m benchmarks.operator_overhead
-	$(PY) -m benchmarks.memory_vs_depth
+	$(PY) -m benchmarks.memory_vs_depth --table
+	$(PY) -m benchmarks.memory_vs_depth --live-only --modes eager,fit_xla
 	$(PY) -m benchmarks.step_time
 	$(PY) -m benchmarks.cnn_fit
 

@@ -1,14 +1,21 @@
-"""Question (c): a CNN trained with model.fit, plain vs checkpointed.
+"""Question (c): a CNN, plain vs checkpointed, trained by hand and with model.fit.
 
 Eight 3x3 same-padded ReLU convolutions (32 channels) on 64x64x3 images, batch 64, then global
-average pooling and a 10-way Dense head, trained with model.fit with and without jit_compile.
-Memory is measured through model.fit; step time through the train function model.fit compiles
-(train_on_batch), since a model.fit call per step adds a flat per-call cost.
+average pooling and a 10-way Dense head, sparse categorical cross-entropy, SGD(0.01).
 Methods: plain; tf.recompute_grad per block of two convolutions; sd.ActivationDiscarding per block
 of two convolutions; sd.checkpointed_sequential over the eight convolutions (round(sqrt(8)) = 3
 segments). keras.RematScope is included to record whether it runs.
+Modes (measure.training_step): eager, function, jit (hand-written steps, the optimizer update inside
+the jit-compiled function), fit and fit_xla (model.fit, compile(jit_compile=False / True)).
 
-    python -m benchmarks.cnn_fit [--steps 3]
+Memory, through the step itself (model.fit for fit and fit_xla), in two fresh processes per
+configuration (measure.py explains both): the live-tensor peak under TensorFlow's pregrown BFC
+allocator (the primary figure, what a GPU reports) and peak-RSS growth in TensorFlow's default
+environment. Step time, in the default-environment child: the hand-written step, or for fit and
+fit_xla the train function model.fit compiles (train_on_batch), since a model.fit call per step adds
+a flat per-call cost (~2.5 s here) that hides the steps.
+
+    python -m benchmarks.cnn_fit [--steps 3] [--modes eager,function,jit,fit,fit_xla] [--methods ...]
 
 Writes benchmarks/results/cnn_fit.csv and .png.
 """
@@ -19,19 +26,24 @@ import argparse
 import csv
 import json
 import sys
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
 METHODS = ["plain", "recompute_grad", "remat_scope", "activation_discarding", "checkpointed_sequential"]
-MODES = ["fit", "fit_xla"]
+MODES = ["eager", "function", "jit", "fit", "fit_xla"]
+FIELDS = ["mode", "method", "live_mib", "live_ratio", "rss_mib", "rss_ratio", "step_s", "time_ratio", "error"]
 
 
-def child(method, mode, steps):
+def child(measure, method, mode, steps):
+    from .measure import start_measure
+
+    start_measure(measure)  # first: the live-tensor peak pregrows the allocator before anything else
     import keras
     import tensorflow as tf
 
-    from .measure import checkpointed_layers, measure_steps
+    from .measure import checkpointed_layers, measure_memory, training_step
 
     keras.utils.set_random_seed(0)
     body = checkpointed_layers(
@@ -42,28 +54,17 @@ def child(method, mode, steps):
     model = keras.Sequential(
         [keras.Input((64, 64, 3)), *body, keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10)]
     )
-    model.compile(
-        optimizer=keras.optimizers.SGD(0.01),
-        jit_compile=(mode == "fit_xla"),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
     x = tf.random.normal([64, 64, 64, 3])
     y = tf.random.uniform([64], 0, 10, dtype=tf.int32)
-    data = tf.data.Dataset.from_tensors((x, y)).repeat()
-
-    def step():
-        model.fit(data, epochs=1, steps_per_epoch=1, verbose=0)
-
-    result = measure_steps(step, steps)  # memory: through model.fit itself
-    # Time: model.fit's compiled train function called directly, interleaving nothing else; a whole
-    # model.fit call per step adds a flat per-call cost (seen here as ~2.5 s) that hides the steps.
-    import time
-
-    model.train_on_batch(x, y)
-    start = time.perf_counter()
-    for _ in range(steps):
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    step = training_step(model, mode, x, y, loss=loss, learning_rate=0.01)
+    result = measure_memory(measure, step, steps)
+    if mode in ("fit", "fit_xla"):  # time the train function model.fit compiled, without fit's per-call cost
         model.train_on_batch(x, y)
-    result["step_s"] = (time.perf_counter() - start) / steps
+        start = time.perf_counter()
+        for _ in range(steps):
+            model.train_on_batch(x, y)
+        result["step_s"] = (time.perf_counter() - start) / steps
     print(json.dumps(result))
 
 
@@ -72,67 +73,80 @@ def main():
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--out", default=str(HERE / "results" / "cnn_fit"))
+    parser.add_argument("--plot-only", action="store_true", help="redraw the plot from the CSV")
     args = parser.parse_args()
-    from .measure import run_child
+    from .measure import ratio_row, run_measures
+
+    if args.plot_only:
+        with open(args.out + ".csv") as handle:
+            plot(list(csv.DictReader(handle)), args.out)
+        return
 
     rows = []
-    for mode in MODES:
+    modes, methods = args.modes.split(","), args.methods.split(",")
+    for mode in modes:
         baseline = None
-        for method in METHODS:
-            result = run_child("benchmarks.cnn_fit", [method, mode, args.steps])
+        for method in methods:
+            results = run_measures("benchmarks.cnn_fit", [method, mode, args.steps])
             if method == "plain":
-                baseline = result
-            row = {
-                "mode": mode,
-                "method": method,
-                "growth_mib": round(result.get("growth", float("nan")) / 2**20, 1),
-                "step_s": round(result.get("step_s", float("nan")), 4),
-                "error": result.get("error", ""),
-            }
-            if baseline and "growth" in baseline and "growth" in result:
-                row["memory_ratio"] = round(result["growth"] / max(baseline["growth"], 1), 3)
-                row["time_ratio"] = round(result["step_s"] / baseline["step_s"], 3)
+                baseline = results
+            row = {"mode": mode, "method": method, **ratio_row(results, baseline)}
+            base_time = (baseline or {}).get("rss", {}).get("step_s")
+            if row["step_s"] != "" and base_time:
+                row["time_ratio"] = round(results["rss"]["step_s"] / base_time, 3)
             rows.append(row)
             print(row, flush=True)
-    fields = ["mode", "method", "growth_mib", "step_s", "memory_ratio", "time_ratio", "error"]
     with open(args.out + ".csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer = csv.DictWriter(handle, fieldnames=FIELDS)
         writer.writeheader()
         writer.writerows(rows)
+    plot(rows, args.out)
+
+
+def plot(rows, out):
+    """Bars per method, one colour per mode: live-tensor ratio, default-environment RSS ratio, time."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    modes = [m for m in MODES if any(r["mode"] == m for r in rows)]
+    width = 0.8 / max(len(modes), 1)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     for axis, key, label in (
-        (axes[0], "memory_ratio", "peak memory growth / plain"),
-        (axes[1], "time_ratio", "step time / plain"),
+        (axes[0], "live_ratio", "live-tensor peak / plain"),
+        (axes[1], "rss_ratio", "peak-RSS growth / plain (default env)"),
+        (axes[2], "time_ratio", "step time / plain"),
     ):
-        for offset, mode in enumerate(MODES):
+        for offset, mode in enumerate(modes):
             points = [
-                (i, r.get(key))
+                (i + width * offset, float(r[key]))
                 for i, method in enumerate(METHODS)
                 for r in rows
-                if r["mode"] == mode and r["method"] == method and r.get(key) is not None
+                if r["mode"] == mode and r["method"] == method and r.get(key) not in (None, "")
             ]
             if points:
-                xs, ys = zip(*points, strict=True)
-                axis.bar([x + 0.4 * offset for x in xs], ys, width=0.4, label=mode)
+                axis.bar(*zip(*points, strict=True), width=width, label=mode)
         axis.set_xticks(
-            [i + 0.2 for i in range(len(METHODS))], [m.replace("_", "\n") for m in METHODS], fontsize=7
+            [i + 0.4 - width / 2 for i in range(len(METHODS))],
+            [m.replace("_", "\n") for m in METHODS],
+            fontsize=7,
         )
         axis.set_ylabel(label)
         axis.axhline(1.0, color="black", linewidth=0.8)
-        axis.legend(fontsize=8)
-    fig.suptitle("CNN (8 convolutions, 64x64x3, batch 64) trained with model.fit")
+        axis.legend(fontsize=7)
+    fig.suptitle("CNN (8 convolutions, 64x64x3, batch 64), memory and time / plain (no bar: raises)")
     fig.tight_layout()
-    fig.savefig(args.out + ".png", dpi=100)
+    fig.savefig(out + ".png", dpi=100)
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        child(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        from .measure import report
+
+        report(child, sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
     else:
         main()

@@ -1,59 +1,46 @@
 #!/usr/bin/env bash
-# The checkpointing memory benchmark on a GPU, in well under 5 minutes.
+# The checkpointing memory table on a GPU, in about five minutes.
 #
-# Peak device memory comes from tf.config.experimental.get_memory_info("GPU:0")["peak"], reset
-# before the timed steps; each configuration runs in its own process. Workload: the 64-layer tanh
-# MLP (8192 x 256 activations, 8 segments of 8) of benchmarks/memory_vs_depth.py, in eager mode,
-# tf.function and model.fit(jit_compile=True). Usage, from the repository root on a GPU machine:
-#     bash benchmarks/gpu_check.sh            # prints one JSON line per run and a ratio table
-# The models and training steps are benchmarks.measure's (checkpointed_layers, training_step). On a CPU,
-# GPU_CHECK_DRY_RUN=1 GPU_CHECK_DEPTH=8 GPU_CHECK_BATCH=64 runs everything but the memory readings.
+# The same procedure as the CPU benchmarks (benchmarks/measure.py): each configuration in a fresh
+# process, one warm-up step, tf.config.experimental.reset_memory_stats("GPU:0"), three steps, then
+# get_memory_info("GPU:0")["peak"] minus ["current"] at the reset: the live-tensor peak, the figure
+# that decides an out-of-memory error. TensorFlow's default GPU settings (the allocator reserves the
+# device's memory as one region, so no pregrowing is needed; TF_FORCE_GPU_ALLOW_GROWTH unset).
+# Workload: memory_vs_depth.py's 64-layer tanh MLP (8192 x 256 activations, 8 segments), every
+# method in every mode (eager, tf.function, jit with the optimizer update inside, model.fit,
+# model.fit(jit_compile=True)). Usage, from the repository root on a GPU machine:
+#     bash benchmarks/gpu_check.sh        # one JSON line per configuration, then a ratio table
+# GPU_CHECK_DEPTH / GPU_CHECK_BATCH make it smaller; GPU_CHECK_MODES / GPU_CHECK_METHODS select.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 if [ -x .venv/bin/python ]; then PY=.venv/bin/python; fi
-"$PY" - <<'PYEOF'
-import json, os, subprocess, sys
-CHILD = r'''
-import json, os, sys, time
-import keras, tensorflow as tf
-from benchmarks.measure import checkpointed_layers, training_step
-method, mode = sys.argv[1], sys.argv[2]
-dry_run = os.environ.get("GPU_CHECK_DRY_RUN") == "1"  # on a CPU: everything but the memory readings
-assert dry_run or tf.config.list_physical_devices("GPU"), "no GPU visible to TensorFlow"
-depth = int(os.environ.get("GPU_CHECK_DEPTH", 64))
-batch, width = int(os.environ.get("GPU_CHECK_BATCH", 8192)), 256
-keras.utils.set_random_seed(0)
-body = checkpointed_layers(
-    method, lambda: [keras.layers.Dense(width, activation="tanh", use_bias=False) for _ in range(depth)],
-    segments=8)
-model = keras.Sequential([keras.Input((width,)), *body])
-step = training_step(model, mode, tf.random.normal([batch, width]), tf.zeros([batch, width]))
-step()
-memory = (lambda key: 0) if dry_run else (lambda key: tf.config.experimental.get_memory_info("GPU:0")[key])
-if not dry_run:
-    tf.config.experimental.reset_memory_stats("GPU:0")
-base = memory("current")
-start = time.perf_counter()
-for _ in range(3):
-    step()
-elapsed = (time.perf_counter() - start) / 3
-print(json.dumps({"method": method, "mode": mode, "growth": memory("peak") - base, "step_s": elapsed}))
-'''
-results = {}
-for mode in ("eager", "function", "fit_xla"):
-    for method in ("plain", "recompute_grad", "checkpointed_sequential"):
-        done = subprocess.run([sys.executable, "-c", CHILD, method, mode], capture_output=True, text=True,
-                              env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), timeout=240)
-        lines = [l for l in done.stdout.splitlines() if l.startswith("{")]
-        if not lines:
-            print(json.dumps({"method": method, "mode": mode, "error": done.stderr.strip().splitlines()[-1:]}))
-            continue
-        result = json.loads(lines[-1]); results[(mode, method)] = result
-        print(json.dumps(result), flush=True)
-print("mode      method                   memory/plain  time/plain")
-for (mode, method), r in results.items():
-    base = results.get((mode, "plain"))
-    if base:
-        print(f"{mode:9} {method:24} {r['growth'] / max(base['growth'], 1):12.3f} {r['step_s'] / base['step_s']:11.3f}")
+unset TF_FORCE_GPU_ALLOW_GROWTH TF_CPU_ALLOCATOR_USE_BFC
+DEPTH=${GPU_CHECK_DEPTH:-64}
+BATCH=${GPU_CHECK_BATCH:-8192}
+MODES=${GPU_CHECK_MODES:-eager,function,jit,fit,fit_xla}
+METHODS=${GPU_CHECK_METHODS:-plain,recompute_grad,remat_scope,activation_discarding,checkpointed_sequential}
+OUT=${GPU_CHECK_OUT:-benchmarks/results/gpu_check.jsonl}
+: > "$OUT"
+for mode in ${MODES//,/ }; do
+  for method in ${METHODS//,/ }; do
+    line=$(TF_CPP_MIN_LOG_LEVEL=3 timeout 300 "$PY" -m benchmarks.memory_vs_depth --child gpu \
+      "$method" "$mode" "$DEPTH" "$BATCH" 256 3 2>/dev/null | grep '^{' | tail -1 || true)
+    echo "{\"mode\": \"$mode\", \"method\": \"$method\", \"result\": ${line:-\{\"error\": \"no output\"\}}}" | tee -a "$OUT"
+  done
+done
+"$PY" - "$OUT" <<'PYEOF'
+import json, sys
+
+rows = [json.loads(line) for line in open(sys.argv[1]) if line.startswith("{")]
+plain = {r["mode"]: r["result"] for r in rows if r["method"] == "plain" and "growth" in r["result"]}
+print(f"{'mode':9} {'method':24} {'peak MiB':>9} {'peak/plain':>10} {'time/plain':>10}")
+for r in rows:
+    result, base = r["result"], plain.get(r["mode"])
+    if "growth" not in result:
+        print(f"{r['mode']:9} {r['method']:24} {result.get('error', '')[:70]}")
+        continue
+    ratio = result["growth"] / base["growth"] if base else float("nan")
+    time = result["step_s"] / base["step_s"] if base else float("nan")
+    print(f"{r['mode']:9} {r['method']:24} {result['growth'] / 2**20:9.1f} {ratio:10.3f} {time:10.3f}")
 PYEOF

@@ -12,7 +12,8 @@ costs one extra forward pass, 1 + f (4/3 only when the backward pass costs twice
 ``sd.checkpointed_sequential`` keeps the last of its s segments, 1 + f(s - 1)/s.
 
 Timing runs in TensorFlow's default environment (oneDNN on, glibc's malloc as configured), as
-users run it; ``--env memory`` uses memory_vs_depth.py's settings instead (see measure.py).
+users run it; ``--env tuned`` uses measure.py's TUNED_RSS_ENV instead (oneDNN off, glibc's mmap
+threshold lowered: the settings of the memory figures before issue 12).
 
     python -m benchmarks.step_time [--depths 8,16,32,64,128] [--rounds 8] [--modes eager,function,fit_xla]
 
@@ -122,11 +123,11 @@ def main():
     parser.add_argument("--width", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--modes", default=",".join(MODES))
-    parser.add_argument("--env", choices=["default", "memory"], default="default")
+    parser.add_argument("--env", choices=["default", "tuned"], default="default")
     parser.add_argument("--out", default=str(HERE / "results" / "step_time"))
     parser.add_argument("--plot-only", action="store_true", help="redraw the plot from the CSV")
     args = parser.parse_args()
-    from .measure import CHILD_ENV, TIMING_ENV, run_child
+    from .measure import TIMING_ENV, TUNED_RSS_ENV, run_child
 
     depths, modes = [int(d) for d in args.depths.split(",")], args.modes.split(",")
     rows = []
@@ -145,7 +146,7 @@ def main():
                 result = run_child(
                     "benchmarks.step_time",
                     [mode, depth, args.batch, args.width, args.rounds],
-                    env=TIMING_ENV if args.env == "default" else CHILD_ENV,
+                    env=TIMING_ENV if args.env == "default" else TUNED_RSS_ENV,
                 )
                 for method in METHODS:
                     row = {"depth": depth, "mode": mode, "method": method, "env": args.env}
