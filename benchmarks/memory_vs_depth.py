@@ -137,10 +137,13 @@ def plot(rows, out):
     modes = sorted({r["mode"] for r in rows}, key=MODES.index)
     methods = [m for m in METHODS if any(r["method"] == m for r in rows)]
     depths = sorted({int(r["depth"]) for r in rows})
+    panels = [panel for panel in PANELS if any(_number(r.get(panel[0])) is not None for r in rows)]
     if len(depths) == 1:
-        fig, axes = plt.subplots(2, 1, figsize=(2 + 1.8 * len(modes), 7), squeeze=False)
+        fig, axes = plt.subplots(
+            len(panels), 1, figsize=(2 + 1.8 * len(modes), 3.5 * len(panels)), squeeze=False
+        )
         width = 0.8 / len(methods)
-        for axis, (key, label) in zip(axes[:, 0], PANELS, strict=True):
+        for axis, (key, label) in zip(axes[:, 0], panels, strict=True):
             for index, method in enumerate(methods):
                 points = [
                     (modes.index(r["mode"]) + index * width, _number(r.get(key)))
@@ -162,8 +165,10 @@ def plot(rows, out):
         axes[0][0].set_title(f"{depths[0]} layers: memory / plain (no bar: raises)", fontsize=10)
         axes[0][0].legend(fontsize=7, ncol=2)
     else:
-        fig, axes = plt.subplots(2, len(modes), figsize=(4 * len(modes), 7), squeeze=False)
-        for row_axes, (key, label) in zip(axes, PANELS, strict=True):
+        fig, axes = plt.subplots(
+            len(panels), len(modes), figsize=(4 * len(modes), 3.5 * len(panels)), squeeze=False
+        )
+        for row_axes, (key, label) in zip(axes, panels, strict=True):
             for axis, mode in zip(row_axes, modes, strict=True):
                 failed = []
                 for method in methods:

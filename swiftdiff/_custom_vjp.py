@@ -7,7 +7,9 @@ Two layers:
   inputs and of the variables the forward pass read. Cotangents reach ``backward`` dense (never
   ``tf.IndexedSlices``). ``record_forward=False`` hides the forward computation from outer tapes
   (checkpointing: only the recomputation is recorded, so higher-order derivatives stay correct).
-  Checkpointing and ``with_derivative`` use it directly.
+  Checkpointing and ``with_derivative`` use it directly. In eager mode it records the call on the
+  tapes itself, as ``tf.custom_gradient`` does but without keeping the outputs alive until the
+  backward pass.
 * ``call_with_vjp(vjp, call, name=)``, the adapter for derivatives users write
   (``@derivative(of=)``, ``differentiable_function``): splits ``vjp``'s ``(value, pullback)`` and
   checks what the pullback returns against the arguments, in the user's terms.
@@ -29,7 +31,7 @@ from typing import Any
 import tensorflow as tf
 
 from . import _nest
-from ._platform_internals import stop_recording
+from ._platform_internals import VariableWatcher, record_operation, stop_recording
 from ._values import (
     LAYER,
     STATIC,
@@ -47,6 +49,8 @@ from .operators import ValueWithDifferential
 
 def custom_gradient_call(forward: Callable, inputs: list, *, record_forward: bool = True):
     """Runs ``forward(inputs) -> (value, backward)``, ``backward`` being its derivative; returns the value."""
+    if tf.executing_eagerly():
+        return _eager_custom_gradient_call(forward, inputs, record_forward)
     structure: dict = {}
 
     @tf.custom_gradient
@@ -69,6 +73,40 @@ def custom_gradient_call(forward: Callable, inputs: list, *, record_forward: boo
     outputs = operation(*inputs)
     outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
     return _nest.pack_like(structure["value"], outputs)
+
+
+def _eager_custom_gradient_call(forward: Callable, inputs: list, record_forward: bool):
+    """``custom_gradient_call`` in eager mode: what ``tf.custom_gradient`` does there, except that the
+    gradient function keeps no output alive (``tf.custom_gradient``'s holds the call's result until
+    the tape is released: a checkpointed block's output, which nothing else may need, stayed alive
+    through the backward pass). A missing cotangent's zeros come from the output's shape and dtype.
+    """
+    with VariableWatcher() as watcher, contextlib.nullcontext() if record_forward else stop_recording():
+        value, backward = forward(list(inputs))
+    flat_value = [tf.convert_to_tensor(leaf) for leaf in _nest.flatten(value)]
+    # The variables the forward pass read that are not inputs, each once, in the order first read.
+    read = {id(v): v for v in watcher.watched_variables() if all(v is not x for x in inputs)}
+    variables = list(read.values())
+    outputs = [tf.identity(leaf) for leaf in flat_value]
+    zeros = [
+        (leaf.shape, leaf.dtype) if leaf.dtype.is_floating or leaf.dtype.is_complex else leaf
+        for leaf in flat_value
+    ]
+    del flat_value
+
+    def gradient(*cotangents):
+        dense = [
+            (tf.zeros(*zero) if isinstance(zero, tuple) else tf.zeros_like(zero))
+            if cotangent is None
+            else densify(cotangent)
+            for cotangent, zero in zip(cotangents, zeros, strict=True)
+        ]
+        input_grads, variable_grads = backward(dense, list(variables))
+        return list(input_grads) + list(variable_grads)
+
+    recorded = [tf.convert_to_tensor(x) for x in [*inputs, *variables]]
+    record_operation("swiftdiff_custom_gradient", outputs, recorded, gradient)
+    return _nest.pack_like(value, outputs)
 
 
 class _Entry:
