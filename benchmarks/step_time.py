@@ -127,7 +127,7 @@ def main():
     parser.add_argument("--out", default=str(HERE / "results" / "step_time"))
     parser.add_argument("--plot-only", action="store_true", help="redraw the plot from the CSV")
     args = parser.parse_args()
-    from .measure import TIMING_ENV, TUNED_RSS_ENV, run_child
+    from .measure import DEFAULT_ENV, TUNED_RSS_ENV, run_child
 
     depths, modes = [int(d) for d in args.depths.split(",")], args.modes.split(",")
     rows = []
@@ -146,7 +146,7 @@ def main():
                 result = run_child(
                     "benchmarks.step_time",
                     [mode, depth, args.batch, args.width, args.rounds],
-                    env=TIMING_ENV if args.env == "default" else TUNED_RSS_ENV,
+                    env=DEFAULT_ENV if args.env == "default" else TUNED_RSS_ENV,
                 )
                 for method in METHODS:
                     row = {"depth": depth, "mode": mode, "method": method, "env": args.env}

@@ -61,10 +61,7 @@ def custom_gradient_call(forward: Callable, inputs: list, *, record_forward: boo
         structure["value"] = value
 
         def gradient(*cotangents, variables=None):
-            dense = [
-                tf.zeros_like(output) if cotangent is None else densify(cotangent)
-                for cotangent, output in zip(cotangents, flat_value, strict=True)
-            ]
+            dense = _dense_cotangents(cotangents, flat_value)
             input_grads, variable_grads = backward(dense, list(variables or []))
             return list(input_grads) if variables is None else (list(input_grads), list(variable_grads))
 
@@ -73,6 +70,19 @@ def custom_gradient_call(forward: Callable, inputs: list, *, record_forward: boo
     outputs = operation(*inputs)
     outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
     return _nest.pack_like(structure["value"], outputs)
+
+
+def _dense_cotangents(cotangents, outputs: list) -> list:
+    """The cotangents as dense tensors, zeros for a missing one; ``outputs`` holds, per output, the
+    tensor or its ``(shape, dtype)`` (what the eager path keeps instead of the tensor)."""
+    return [
+        densify(cotangent)
+        if cotangent is not None
+        else tf.zeros(*output)
+        if isinstance(output, tuple)
+        else tf.zeros_like(output)
+        for cotangent, output in zip(cotangents, outputs, strict=True)
+    ]
 
 
 def _eager_custom_gradient_call(forward: Callable, inputs: list, record_forward: bool):
@@ -95,12 +105,7 @@ def _eager_custom_gradient_call(forward: Callable, inputs: list, record_forward:
     del flat_value
 
     def gradient(*cotangents):
-        dense = [
-            (tf.zeros(*zero) if isinstance(zero, tuple) else tf.zeros_like(zero))
-            if cotangent is None
-            else densify(cotangent)
-            for cotangent, zero in zip(cotangents, zeros, strict=True)
-        ]
+        dense = _dense_cotangents(cotangents, zeros)
         input_grads, variable_grads = backward(dense, list(variables))
         return list(input_grads) + list(variable_grads)
 
@@ -346,14 +351,9 @@ def _transposed(differential: Callable, call: BoundCall, value, name: str) -> Ca
             out_leaves = _nest.flatten_up_to(value, out)
         except ValueError as error:
             raise ValueError(f"{name}: what the differential returned: {error}") from None
-        out_leaves = [
+        out_leaves = [  # the value's leaves are tensors already (split_vjp_result converted them)
             conform(
-                leaf,
-                tf.convert_to_tensor(reference).dtype,
-                tf.convert_to_tensor(reference).shape,
-                "what the differential returned",
-                "the value",
-                name,
+                leaf, reference.dtype, reference.shape, "what the differential returned", "the value", name
             )
             for leaf, reference in zip(out_leaves, _nest.flatten(value), strict=True)
         ]

@@ -190,25 +190,27 @@ def _after_cotangents(inputs: list, cotangents: list) -> list:
     recomputation merged back, 1.13 of plain memory against 0.33 with this dependency.) The offset
     has no gradient: differentiating the pullback (forward mode, higher order) must not see it, or
     a NaN tangent would reach every input through ``0 * NaN``.
-
-    Every returned input is its own tensor, also in eager mode: the same tensor passed twice is
-    two arguments of the body, and a tape watching it twice would give each the sum.
     """
-    if not inputs:
+    if tf.executing_eagerly() or not inputs or not cotangents:
         return inputs
-    if tf.executing_eagerly() or not cotangents:
-        seen: set = set()
-        distinct = []
-        for x in inputs:
-            distinct.append(tf.identity(x) if id(x) in seen else x)
-            seen.add(id(x))
-        return distinct
     probe = tf.reduce_sum(tf.reshape(cotangents[0], [-1])[:1])
     magnitude = tf.abs(tf.cast(probe, tf.float32))
     offset = tf.stop_gradient(
         tf.where(tf.math.is_finite(magnitude), magnitude * 0.0, tf.zeros_like(magnitude))
     )
     return [x - tf.cast(offset, x.dtype) for x in inputs]
+
+
+def _each_its_own(tensors: list) -> list:
+    """``tensors`` with every repeat of a tensor object replaced by a copy: the same tensor passed
+    twice is two arguments of the body (the rule ``_points`` applies to points), and a tape
+    watching one tensor twice would give each the sum."""
+    seen: set = set()
+    distinct = []
+    for x in tensors:
+        distinct.append(tf.identity(x) if id(x) in seen else x)
+        seen.add(id(x))
+    return distinct
 
 
 def _recording_into(created: list):
@@ -268,7 +270,9 @@ def _recomputing_forward(body, name: str, call: BoundCall):
         value = _nest.map_leaves(tf.convert_to_tensor, value)
 
         def backward(cotangents, variables):
-            recompute_inputs = _with_keras_masks_of(inputs, _after_cotangents(inputs, cotangents))
+            recompute_inputs = _with_keras_masks_of(
+                inputs, _each_its_own(_after_cotangents(inputs, cotangents))
+            )
             with _StateScope(before), _rewound(generator_states):
                 with tf.GradientTape(watch_accessed_variables=False) as tape:
                     tape.watch(recompute_inputs)

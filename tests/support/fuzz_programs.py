@@ -174,31 +174,26 @@ ORIGINALS = {
     "jvp_fn": jvp_fn,
 }
 
-PLAIN = {
-    "sin_n": lambda x, n: tf.sin(x) * n,
-    "mix": lambda x, cfg, y: x * cfg.a + tf.tanh(y) * cfg.b,
-    "kw_only": lambda x, *, w: x * tf.tanh(w),
-    "with_default": lambda x, y=0.5: x * y + y,
-    "mixed_sig": lambda x, n=2, *, scale=1.0, y: tf.sin(x) * scale + y * n,
-    "affine_apply": lambda self, x, y: self.k * x * y + x,
-    "static_mul": lambda x, y: x * tf.sin(y),
-    "class_sq": lambda x: Ops.K * tf.square(x),
-    "nest_fn": lambda p: p["a"] * tf.cos(p["b"]),
-    "jvp_fn": lambda x, y: x * y + tf.sin(x),
-}
 
-NUMPY = {
-    "sin_n": lambda x, n: np.sin(x) * n,
-    "mix": lambda x, cfg, y: x * cfg.a + np.tanh(y) * cfg.b,
-    "kw_only": lambda x, *, w: x * np.tanh(w),
-    "with_default": lambda x, y=0.5: x * y + y,
-    "mixed_sig": lambda x, n=2, *, scale=1.0, y: np.sin(x) * scale + y * n,
-    "affine_apply": lambda self, x, y: self.k * x * y + x,
-    "static_mul": lambda x, y: x * np.sin(y),
-    "class_sq": lambda x: Ops.K * np.square(x),
-    "nest_fn": lambda p: p["a"] * np.cos(p["b"]),
-    "jvp_fn": lambda x, y: x * y + np.sin(x),
-}
+def _formulas(m):
+    """The registered functions' bodies written once, over the array module ``m`` (``tf`` or ``np``:
+    both spell sin, tanh, square and cos alike)."""
+    return {
+        "sin_n": lambda x, n: m.sin(x) * n,
+        "mix": lambda x, cfg, y: x * cfg.a + m.tanh(y) * cfg.b,
+        "kw_only": lambda x, *, w: x * m.tanh(w),
+        "with_default": lambda x, y=0.5: x * y + y,
+        "mixed_sig": lambda x, n=2, *, scale=1.0, y: m.sin(x) * scale + y * n,
+        "affine_apply": lambda self, x, y: self.k * x * y + x,
+        "static_mul": lambda x, y: x * m.sin(y),
+        "class_sq": lambda x: Ops.K * m.square(x),
+        "nest_fn": lambda p: p["a"] * m.cos(p["b"]),
+        "jvp_fn": lambda x, y: x * y + m.sin(x),
+    }
+
+
+PLAIN = _formulas(tf)  # the plain TensorFlow reference the tape differentiates
+NUMPY = _formulas(np)  # the float64 reference finite differences evaluate
 
 
 def _register_all():
