@@ -14,7 +14,9 @@ runs. What makes the recomputation exact, and why each piece is needed:
   draw); the recomputation runs with each rewound to that state, and the state is put back after.
 * In graphs (``tf.function``, XLA) the recomputation takes its inputs through a data dependency on
   the incoming cotangent, so that common-subexpression elimination cannot merge it back into the
-  forward pass (which would keep the activations and save nothing).
+  forward pass (which would keep the activations and save nothing). And every read of a variable
+  (the recomputation's, the forward run's read of state it then updates) reaches the later write of
+  that variable through data, not only through the control edge that Grappler may remove.
 * Op-seeded stateful random ops (``tf.random.uniform(seed=...)``), ``Generator.binomial`` and random
   draws inside an already-traced ``tf.function`` called by the body cannot be replayed: a
   ``RecomputationWarning`` says so when the body uses them.
@@ -41,7 +43,7 @@ from ._platform_internals import (
     remove_op_callback,
     set_keras_mask,
 )
-from ._values import describe
+from ._values import describe, variable_handle
 from .diagnostics import RecomputationWarning, warn
 
 # Op-seeded stateful random ops, and the generator ops whose draw cannot be rewound (their outputs
@@ -112,7 +114,7 @@ class _RandomnessSeen:
         if isinstance(op_type, bytes):  # eager ops report their type as bytes
             op_type = op_type.decode()
         if graph is not self._graph:
-            return None  # traced into a nested function: seen through its call op instead
+            return outputs  # traced into a nested function: seen through its call op instead
         if op_type == _GENERATOR_DRAW:
             handle = inputs[0]
             if id(handle) not in self.generator_states:
@@ -121,7 +123,7 @@ class _RandomnessSeen:
             self.unreplayable.append(op_type)
         elif graph is None and op_type.startswith("__inference") and _draws_random(op_type, None):
             self.unreplayable.append("random draws inside a tf.function called by the body")
-        return None
+        return outputs  # not None: TensorFlow hands what a callback returns to the next one
 
     def _calls_in_graph(self) -> None:
         """Function-call ops the body added to its graph (op callbacks do not report them)."""
@@ -165,13 +167,88 @@ def _draws_random(name: str, graph, depth: int = 0) -> bool:
     return False
 
 
+# Ops that read a variable without being stateful ops. See _exactly_after for why they matter.
+_VARIABLE_READS = frozenset({"ReadVariableOp", "ResourceGather", "ResourceGatherNd"})
+
+
+def _exactly_after(tensors: list, probes: list) -> list:
+    """``tensors``, each made to depend on every tensor in ``probes`` by data, its value unchanged.
+
+    Graphs only (eager ops run in program order). Two things need it:
+
+    * Common-subexpression elimination must not merge a recomputation back into the forward pass
+      (which would keep the activations and save nothing): the recomputation's inputs are made to
+      depend on the incoming cotangent. (XLA's own XlaOptimizationBarrier was measured too: on the
+      CPU it is expanded early and the recomputation merged back, 1.13 of plain memory against 0.33
+      with this dependency.)
+    * A variable read must happen before a later write of the same variable. In a ``tf.function``
+      that order is only a control edge from the read (automatic control dependencies), and
+      Grappler's dependency optimizer removes control edges that start at a read
+      (``ReadVariableOp`` is not a stateful op). Measured in Keras' ``fit`` before this: the
+      recomputation read the kernel after SGD had updated it in about one step in six with one
+      inter-op thread, a wrong gradient with no error. A data edge is never removed.
+
+    The dependency never changes a value: ``offset`` is +0 whatever the probes hold (0·|p| is +0 for
+    a finite ``p``, and the other branch is 0 when ``p`` is NaN or infinite), and ``x - (+0)``,
+    ``x | 0`` and ``x or False`` are ``x`` exactly for every ``x`` (-0, infinities and NaN included).
+    But no compiler can prove ``offset`` is zero without knowing the probes. The offset has no
+    gradient: differentiating through it (forward mode, higher order) must not see it, or a NaN
+    tangent would reach every input through ``0 * NaN``. ``None`` stays ``None``; a tensor of
+    another dtype (a string) is returned as it is.
+    """
+    probes = [p for p in probes if p.dtype.is_floating or p.dtype.is_integer or p.dtype.is_bool]
+    if tf.executing_eagerly() or not tensors or not probes:
+        return tensors
+    first_elements = [tf.cast(tf.reduce_sum(tf.reshape(p, [-1])[:1]), tf.float32) for p in probes]
+    magnitude = tf.add_n([tf.abs(element) for element in first_elements])
+    finite = tf.math.is_finite(magnitude)
+    offset = tf.stop_gradient(tf.where(finite, magnitude * 0.0, tf.zeros_like(magnitude)))
+
+    def after(x):
+        if x is None:
+            return None
+        if isinstance(x, tf.IndexedSlices):
+            return tf.IndexedSlices(after(x.values), x.indices, x.dense_shape)
+        if x.dtype.is_floating or x.dtype.is_complex:
+            return x - tf.cast(offset, x.dtype)
+        if x.dtype.is_integer:
+            return tf.bitwise.bitwise_or(x, tf.cast(offset, x.dtype))
+        if x.dtype.is_bool:
+            return tf.logical_or(x, tf.cast(offset, tf.bool))
+        return x
+
+    return [after(x) for x in tensors]
+
+
+@contextlib.contextmanager
+def _variable_reads_into(reads: list):
+    """Collects, into ``reads``, the values read from variables by ops created in the current graph."""
+    if tf.executing_eagerly():
+        yield
+        return
+    this_graph = tf.compat.v1.get_default_graph()
+
+    def callback(op_type, inputs, attrs, outputs, op_name=None, graph=None):
+        if graph is this_graph and op_type in _VARIABLE_READS and outputs:
+            reads.append(outputs[0])
+        return outputs  # not None: TensorFlow hands what a callback returns to the next one
+
+    add_op_callback(callback)
+    try:
+        yield
+    finally:
+        remove_op_callback(callback)
+
+
 @contextlib.contextmanager
 def _rewound(generator_states: list):
     """Generators set to their state before the forward run's draws, then put back."""
     current = [tf.raw_ops.ReadVariableOp(resource=handle, dtype=tf.int64) for handle, _ in generator_states]
     for (handle, before), now in zip(generator_states, current, strict=True):
-        # RngReadAndSkip pads the state it returns to three int64s; the variable may hold fewer.
-        tf.raw_ops.AssignVariableOp(resource=handle, value=before[: tf.size(now)])
+        # RngReadAndSkip pads the state it returns to three int64s; the variable may hold fewer. The
+        # rewinding write depends on the read of the current state by data (see _exactly_after).
+        (rewind,) = _exactly_after([before[: tf.size(now)]], [now])
+        tf.raw_ops.AssignVariableOp(resource=handle, value=rewind)
     try:
         yield
     finally:
@@ -179,26 +256,28 @@ def _rewound(generator_states: list):
             tf.raw_ops.AssignVariableOp(resource=handle, value=now)
 
 
-def _after_cotangents(inputs: list, cotangents: list) -> list:
-    """``inputs``, made to depend on the cotangents (graphs only; see the module docstring).
+def _value_before(variable, body_reads: list) -> tuple:
+    """``(value, ordered)``: what the recomputation must see of ``variable``, a ``keras.Variable``
+    the forward run assigned: its value before that run.
 
-    The dependency never changes a value: ``offset`` is +0 whatever the cotangent holds (0·|p| is
-    +0 for a finite probe ``p``, and the other branch is 0 when ``p`` is NaN or infinite), and
-    ``x - (+0)`` is ``x`` exactly for every ``x`` (-0, infinities and NaN included). But no compiler
-    can prove ``offset`` is zero without knowing ``p``, so the recomputation stays a recomputation.
-    (XLA's own XlaOptimizationBarrier was measured too: on the CPU it is expanded early and the
-    recomputation merged back, 1.13 of plain memory against 0.33 with this dependency.) The offset
-    has no gradient: differentiating the pullback (forward mode, higher order) must not see it, or
-    a NaN tangent would reach every input through ``0 * NaN``.
+    In a graph it is the body's own read when there is one (in ``body_reads``): the recomputation
+    then sees what the forward run saw, whatever order the runtime picks, and the read reaches the
+    update by data when the update was computed from it (BatchNorm's statistics, a seed). Otherwise
+    it is a read made here, which the caller must order before the update (``ordered`` is False).
+    Inside an outer checkpoint's scope the value is that scope's.
     """
-    if tf.executing_eagerly() or not inputs or not cotangents:
-        return inputs
-    probe = tf.reduce_sum(tf.reshape(cotangents[0], [-1])[:1])
-    magnitude = tf.abs(tf.cast(probe, tf.float32))
-    offset = tf.stop_gradient(
-        tf.where(tf.math.is_finite(magnitude), magnitude * 0.0, tf.zeros_like(magnitude))
-    )
-    return [x - tf.cast(offset, x.dtype) for x in inputs]
+    outer = get_stateless_scope()
+    if outer is not None and outer.get_current_value(variable) is not None:
+        return outer.get_current_value(variable), True
+    handle = variable_handle(variable)
+    value = tf.raw_ops.ReadVariableOp(resource=handle.handle, dtype=handle.dtype)
+    if tf.executing_eagerly():
+        return value, True  # eager ops run in program order
+    resource = value.op.inputs[0].name  # the handle as this graph captured it
+    for read in body_reads:
+        if read.op.type == "ReadVariableOp" and read.op.inputs[0].name == resource:
+            return read, True
+    return value, False
 
 
 def _each_its_own(tensors: list) -> list:
@@ -243,7 +322,13 @@ def _recomputing_forward(body, name: str, call: BoundCall):
         created: list = []
         # Outermost: a Keras variable created inside the StatelessScope becomes a tf.Variable only
         # when the scope closes.
-        with tf.variable_creator_scope(_recording_into(created)), seen.watching(), _StateScope() as scope:
+        forward_reads: list = []
+        with (
+            tf.variable_creator_scope(_recording_into(created)),
+            seen.watching(),
+            _variable_reads_into(forward_reads),
+            _StateScope() as scope,
+        ):
             value = body(*args, **kwargs)
         if created and tf.executing_eagerly():
             # Created inside the StatelessScope, they were read as their initial values, not as
@@ -264,17 +349,24 @@ def _recomputing_forward(body, name: str, call: BoundCall):
             )
         generator_states = list(seen.generator_states.values())
         assigned = list(scope.assigned.values())
-        before = [(variable, tf.convert_to_tensor(variable)) for variable in assigned]
+        before = []
         for variable in assigned:  # the forward pass's state updates, applied exactly once
-            variable.assign(scope.get_current_value(variable))
+            value_before, read_by_body = _value_before(variable, forward_reads)
+            update = scope.get_current_value(variable)
+            if not read_by_body:  # a read of our own: ordered before the update by data
+                (update,) = _exactly_after([update], [value_before])
+            variable.assign(update)
+            before.append((variable, value_before))
         value = _nest.map_leaves(tf.convert_to_tensor, value)
 
         def backward(cotangents, variables):
+            # After the cotangents, so that the recomputation stays one (see _exactly_after).
             recompute_inputs = _with_keras_masks_of(
-                inputs, _each_its_own(_after_cotangents(inputs, cotangents))
+                inputs, _each_its_own(_exactly_after(inputs, cotangents[:1]))
             )
+            reads: list = []
             with _StateScope(before), _rewound(generator_states):
-                with tf.GradientTape(watch_accessed_variables=False) as tape:
+                with tf.GradientTape(watch_accessed_variables=False) as tape, _variable_reads_into(reads):
                     tape.watch(recompute_inputs)
                     tape.watch(variables)
                     recompute_args, recompute_kwargs = call.rebuild(recompute_inputs)
@@ -282,7 +374,9 @@ def _recomputing_forward(body, name: str, call: BoundCall):
                 gradients = tape.gradient(
                     _nest.flatten(recomputed), recompute_inputs + variables, output_gradients=cotangents
                 )
-            return gradients[: len(inputs)], gradients[len(inputs) :]
+            # A variable's update (an optimizer's) depends on its gradient; making every variable's
+            # gradient depend on the recomputation's reads orders those reads before the update.
+            return gradients[: len(inputs)], _exactly_after(gradients[len(inputs) :], reads)
 
         return value, backward
 
