@@ -52,6 +52,7 @@ from .layer import (  # noqa: E402
 )
 from .layers import AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D  # noqa: E402
 from .losses import mean_squared_error, softmax_cross_entropy  # noqa: E402
+from .memory_report import MemoryReport, memory_report  # noqa: E402
 from .operators import (  # noqa: E402
     ValueWithDerivative,
     ValueWithDifferential,
@@ -67,6 +68,7 @@ from .operators import (  # noqa: E402
 )
 from .optimizers import SGD, Adam, RMSProp, move  # noqa: E402
 from .tangent_vector import TangentVector  # noqa: E402
+from .whole_model import CheckpointedModel, checkpointed  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -85,6 +87,7 @@ SWIFT_NAMES = {
     "softmaxCrossEntropy": "softmax_cross_entropy",
     "meanSquaredError": "mean_squared_error",
     "checkpointedSequential": "checkpointed_sequential",
+    "memoryReport": "memory_report",
 }
 
 for _swift, _python in SWIFT_NAMES.items():
@@ -120,6 +123,10 @@ __all__ = [
     "discarding_activations",
     "ActivationDiscarding",
     "checkpointed_sequential",
+    "checkpointed",
+    "CheckpointedModel",
+    "memory_report",
+    "MemoryReport",
     "Dense",
     "Conv2D",
     "MaxPool2D",

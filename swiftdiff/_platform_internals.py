@@ -24,6 +24,10 @@ Each is used because no public API does the job:
 * ``mirror_call_signature``: the call-signature attributes Keras' ``Layer.__init__`` derives from
   ``call`` (``ActivationDiscarding`` takes its wrapped layer's, so that Keras binds arguments,
   resolves ``training`` and fills ``mask=`` for it exactly as for the wrapped layer).
+* ``keras_history``, ``inbound_node``, ``node_call``, ``model_structure``: how a Keras functional
+  model records its graph (a ``KerasTensor``'s producing node, the node's recorded call arguments,
+  the nests of the model's inputs and outputs). ``sd.checkpointed`` reads a model's layer graph to
+  find where one tensor carries everything; Keras has no public API for the graph.
 * ``get_stateless_scope`` and the behaviour of ``keras.StatelessScope``: an assignment inside the
   scope is routed to ``add_update`` and seen through ``get_current_value``, the real variable is
   untouched, and ``state_mapping`` maps variables to the values read inside the scope. Exact
@@ -76,6 +80,32 @@ def keras_variable_handle(variable):
     return inner if isinstance(inner, tf.Variable) else None
 
 
+def keras_history(tensor):
+    """``(operation, node_index, tensor_index)`` of a ``KerasTensor``, or ``None``."""
+    return getattr(tensor, "_keras_history", None)
+
+
+def inbound_node(operation, node_index: int):
+    """The node of ``operation``'s ``node_index``-th call in a functional graph."""
+    return operation._inbound_nodes[node_index]
+
+
+def node_call(node) -> tuple:
+    """``(args, kwargs, input_tensors, output_tensors, is_input)`` recorded by a Keras node."""
+    return (
+        node.arguments.args,
+        node.arguments.kwargs,
+        list(node.input_tensors),
+        list(node.outputs),
+        node.is_input,
+    )
+
+
+def model_structure(model) -> tuple:
+    """The nests of a functional model's inputs and outputs (``model.inputs``/``outputs`` are flat)."""
+    return getattr(model, "_inputs_struct", model.inputs), getattr(model, "_outputs_struct", model.outputs)
+
+
 _CALL_SIGNATURE_ATTRIBUTES = (
     "_call_signature",
     "call_signature_parameters",
@@ -114,6 +144,13 @@ def _static_problems() -> list[str]:
     for name in ("add_update", "get_current_value"):
         if not callable(getattr(keras.StatelessScope, name, None)):
             problems.append(f"keras.StatelessScope.{name} is gone")
+    import keras.src.ops.node as keras_node
+
+    for name in ("arguments", "input_tensors", "outputs", "is_input"):
+        if name not in dir(keras_node.Node) and name not in keras_node.Node.__init__.__code__.co_names:
+            problems.append(f"keras' functional graph Node no longer has {name}")
+    if not hasattr(keras.layers.Layer(), "_inbound_nodes"):
+        problems.append("keras layers no longer record their calls in _inbound_nodes")
     for name in ("stop_recording", "could_possibly_record", "record_operation", "VariableWatcher"):
         if not callable(getattr(_record, name, None)):
             problems.append(f"tensorflow.python.eager.record.{name} is gone")

@@ -28,6 +28,10 @@ ADDITIONS = {
     "ValueWithDerivative",
     "AppliedForBackpropagation",
     "checkpointed_sequential",
+    "checkpointed",
+    "CheckpointedModel",
+    "memory_report",
+    "MemoryReport",
     "models",
 }
 

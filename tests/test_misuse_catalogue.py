@@ -32,6 +32,15 @@ def _dense(inputs=2, outputs=1):
     return sd.Dense(input_size=inputs, output_size=outputs)
 
 
+def _stack(depth=3):
+    """A functional stack of ``depth`` Dense layers: ``depth - 1`` cut points."""
+    inputs = keras.Input((4,))
+    x = inputs
+    for _ in range(depth):
+        x = keras.layers.Dense(4, activation="tanh")(x)
+    return keras.Model(inputs, x)
+
+
 def _built_keras_dense(units):
     layer = keras.layers.Dense(units)
     layer.build((None, 2))
@@ -183,6 +192,37 @@ CASES = [
     Misuse("checkpointed-sequential-bad-keep-last", "checkpointed_sequential",
            lambda: sd.checkpointed_sequential([keras.layers.Dense(2)], keep_last_segment="yes"),
            TypeError, r"sd\.checkpointed_sequential: keep_last_segment= .*str"),
+    Misuse("checkpointed-non-model", "checkpointed",
+           lambda: sd.checkpointed(keras.layers.Dense(2)),
+           TypeError, r"sd\.checkpointed: model must be a keras\.Model .*Dense"),
+    Misuse("checkpointed-subclassed", "checkpointed",
+           lambda: sd.checkpointed(sd.models.MLP()),
+           TypeError, r"sd\.checkpointed: the layer graph of MLP .*cannot be read.*sd\.ActivationDiscarding"),
+    Misuse("checkpointed-segments-out-of-range", "checkpointed",
+           lambda: sd.checkpointed(_stack(), segments=9),
+           ValueError, r"sd\.checkpointed: segments=9 is out of range: .*1 to 3 segments"),
+    Misuse("checkpointed-segments-type", "checkpointed",
+           lambda: sd.checkpointed(_stack(), segments=2.0),
+           TypeError, r"sd\.checkpointed: segments= must be an int, got float"),
+    Misuse("checkpointed-budget-type", "checkpointed",
+           lambda: sd.checkpointed(_stack(), memory_budget="1GB"),
+           TypeError, r"sd\.checkpointed: memory_budget= must be an int \(bytes\) or a float .*str"),
+    Misuse("checkpointed-budget-negative", "checkpointed",
+           lambda: sd.checkpointed(_stack(), memory_budget=-5),
+           ValueError, r"sd\.checkpointed: memory_budget must be positive, got -5"),
+    Misuse("checkpointed-budget-fraction", "checkpointed",
+           lambda: sd.checkpointed(_stack(), memory_budget=1.5),
+           ValueError, r"sd\.checkpointed: a fractional memory_budget must be in \(0, 1\], got 1\.5"),
+    Misuse("checkpointed-budget-too-small", "checkpointed",
+           lambda: sd.checkpointed(_stack(), memory_budget=0.01),
+           ValueError, r"sd\.checkpointed: no plan fits memory_budget=0\.01; the smallest reachable is \d+ "),
+    Misuse("memory-report-non-model", "memory_report", lambda: sd.memory_report(tf.sin, (2, 4)),
+           TypeError, r"sd\.memory_report: model must be a keras\.Model"),
+    Misuse("memory-report-wrong-shape", "memory_report", lambda: sd.memory_report(_stack(), (2, 5)),
+           ValueError, r"sd\.memory_report: inputs of shape \(2, 5\) do not match the model's input "
+           r"\(None, 4\)"),
+    Misuse("memory-report-no-batch", "memory_report", lambda: sd.memory_report(_stack(), "x"),
+           ValueError, r"sd\.memory_report: inputs .*"),
     # --- layers ---
     Misuse("dense-bad-size", "Dense", lambda: sd.Dense(input_size=-1, output_size=2),
            ValueError, r"sd\.Dense: input_size= .*-1"),
@@ -275,6 +315,9 @@ NOT_CATALOGUED = {
     "ValueWithDifferential": "a result type the operators return",
     "ValueWithDerivative": "a result type the operators return",
     "AppliedForBackpropagation": "a result type applied_for_backpropagation returns",
+    "MemoryReport": "a result type memory_report returns",
+    "CheckpointedModel": "made by sd.checkpointed (whose misuse is catalogued); a call with the wrong number "
+    "of inputs is Keras' call error around 'called with 2 input tensors; the model takes 1'",
     "models": "a module of example models",
     "Layer": "an abstract base class; calling it unsubclassed is Keras' own NotImplementedError",
     "Flatten": "takes no arguments and flattens any input",

@@ -1,0 +1,289 @@
+"""sd.checkpointed and sd.memory_report: whole functional models cut where one tensor carries
+everything, exact against the plain model (gradients, BatchNorm statistics, dropout masks, fit
+histories), sharing its variables, saved as .keras; the planner against brute force."""
+
+import math
+import random
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import swiftdiff as sd
+from swiftdiff import _planner
+
+
+def resnet_like(seed=1, blocks=4):
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same")(inputs)
+    for i in range(blocks):
+        y = keras.layers.Conv2D(8, 3, padding="same")(x)
+        y = keras.layers.BatchNormalization()(y)
+        y = keras.layers.ReLU()(y)
+        y = keras.layers.Dropout(0.3, seed=i)(y)
+        y = keras.layers.Conv2D(8, 3, padding="same")(y)
+        x = keras.layers.Add()([x, y])
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(3)(x))
+
+
+X = tf.random.stateless_normal([16, 8, 8, 3], seed=[1, 2])
+
+
+def _gradients(model, x):
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(model(x, training=True) ** 2)
+    return tape.gradient(loss, model.trainable_variables)  # the wrapped model's are the original's
+
+
+def _assert_steps_equal(plain, wrapped, inner, mode, x=X, steps=2):
+    step = _gradients if mode == "eager" else tf.function(_gradients, jit_compile=(mode == "xla"))
+    for _ in range(steps):
+        expected, got = step(plain, x), step(wrapped, x)
+        for a, b in zip(expected, got, strict=True):
+            np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-5, atol=1e-6)
+        for a, b in zip(plain.non_trainable_weights, inner.non_trainable_weights, strict=True):
+            np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-6, atol=1e-7)  # BN statistics
+
+
+def test_cut_points_are_between_residual_blocks():
+    model = sd.checkpointed(resnet_like(), segments=3)
+    graph = model._graph
+    names = [type(call.layer).__name__ for call in graph.calls]
+    # after the stem convolution and after each block's Add: one tensor carries everything
+    assert [names[p - 1] for p in graph.cut_points()] == [
+        "Conv2D",
+        "Add",
+        "Add",
+        "Add",
+        "Add",
+        "GlobalAveragePooling2D",
+    ]
+    assert [s.checkpointed for s in model.checkpointing_plan] == [True, True, False]
+
+
+@pytest.mark.parametrize("segments", [2, 3, 7])
+def test_gradients_and_batchnorm_statistics_equal_the_plain_model(mode, segments):
+    plain, inner = resnet_like(), resnet_like()
+    _assert_steps_equal(plain, sd.checkpointed(inner, segments=segments), inner, mode)
+
+
+def test_the_checkpointed_model_shares_the_original_variables():
+    inner = resnet_like()
+    model = sd.checkpointed(inner)
+    assert model.model is inner
+    assert [id(v) for v in model.weights] == [id(v) for v in inner.weights]
+    before = inner.trainable_variables[0].numpy().copy()
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    model.fit(X, tf.zeros([16, 3]), epochs=1, batch_size=16, verbose=0)
+    assert not np.array_equal(before, inner.trainable_variables[0].numpy())
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_fit_history_and_weights_equal_the_plain_model(jit_compile):
+    y = tf.random.stateless_normal([32, 3], seed=[5, 6])
+    x = tf.random.stateless_normal([32, 8, 8, 3], seed=[7, 8])
+    results = []
+    for wrap in (False, True):
+        inner = resnet_like()
+        model = sd.checkpointed(inner, segments=3) if wrap else inner
+        model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse", jit_compile=jit_compile)
+        history = model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0)
+        results.append((history.history["loss"], [w.numpy() for w in inner.weights]))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-4)
+    for a, b in zip(results[0][1], results[1][1], strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
+
+
+def test_keras_file_round_trip(tmp_path):
+    model = sd.checkpointed(resnet_like(), segments=3)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    assert isinstance(loaded, sd.CheckpointedModel)
+    assert loaded.checkpointing_plan == model.checkpointing_plan
+    np.testing.assert_allclose(loaded.predict(X, verbose=0), model.predict(X, verbose=0), rtol=1e-6)
+    for a, b in zip(model.weights, loaded.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def _nested(seed=3):
+    keras.utils.set_random_seed(seed)
+    block_input = keras.Input((6,))
+    h = keras.layers.Dense(6, activation="tanh")(block_input)
+    block = keras.Model(
+        block_input, keras.layers.Add()([block_input, keras.layers.Dense(6)(h)]), name="block"
+    )
+    inputs = keras.Input((6,))
+    x = keras.layers.Dense(6)(inputs)
+    x = block(x)
+    x = keras.Sequential(
+        [keras.Input((6,)), keras.layers.Dense(6, activation="relu"), keras.layers.Dense(6)]
+    )(x)
+    return keras.Model(inputs, keras.layers.Dense(2)(x))
+
+
+def test_nested_models_are_opened(mode):
+    plain, inner = _nested(), _nested()
+    model = sd.checkpointed(inner, segments=4)
+    kinds = [type(call.layer).__name__ for call in model._graph.calls]
+    assert "Functional" not in kinds and "Sequential" not in kinds
+    assert len(model._graph.cut_points()) >= 4  # inside the nested block and the nested Sequential
+    _assert_steps_equal(plain, model, inner, mode, x=tf.random.stateless_normal([5, 6], seed=[1, 1]))
+
+
+def _two_in_two_out(seed=4):
+    keras.utils.set_random_seed(seed)
+    a, b = keras.Input((5,), name="a"), keras.Input((3,), name="b")
+    x = keras.layers.Dense(4, activation="tanh")(a)
+    x = keras.layers.Dense(4, activation="tanh")(x)
+    x = keras.layers.Concatenate()([x, b])  # the second input joins deep inside
+    x = keras.layers.Dense(4, activation="tanh")(x)
+    return keras.Model({"a": a, "b": b}, {"main": keras.layers.Dense(1)(x), "aux": keras.layers.Dense(2)(x)})
+
+
+def test_several_inputs_and_outputs(mode):
+    plain, inner = _two_in_two_out(), _two_in_two_out()
+    model = sd.checkpointed(inner, segments=3)
+    assert sum(s.checkpointed for s in model.checkpointing_plan) == 2
+    inputs = {
+        "a": tf.random.stateless_normal([4, 5], seed=[1, 2]),
+        "b": tf.random.stateless_normal([4, 3], seed=[3, 4]),
+    }
+
+    def loss(m, x):
+        with tf.GradientTape() as tape:
+            out = m(x, training=True)
+            value = tf.reduce_sum(out["main"] ** 2) + tf.reduce_sum(tf.sin(out["aux"]))
+        return tape.gradient(value, m.trainable_variables)
+
+    step = loss if mode == "eager" else tf.function(loss, jit_compile=(mode == "xla"))
+    for a, b in zip(step(plain, inputs), step(model, inputs), strict=True):
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_a_model_with_no_cut_point_gets_one_segment_and_a_note():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    wrapped = sd.checkpointed(model)
+    assert wrapped.checkpointing_plan == [_planner.Segment(0, 1, False)]
+    report = sd.memory_report(wrapped, (4, 3))
+    assert any("No cut point" in note for note in report.notes)
+
+
+def test_memory_report_counts_what_each_gradient_reads():
+    model = keras.Sequential(
+        [
+            keras.Input((8,)),
+            keras.layers.Dense(16),
+            keras.layers.ReLU(),
+            keras.layers.Dense(4),
+            keras.layers.Dropout(0.5),
+        ]
+    )
+    report = sd.memory_report(model, (32, 8))
+    kept = [row.kept_bytes for row in report.rows]
+    # ReLU's output is read by its own gradient and by Dense(4)'s kernel gradient: counted once, at
+    # ReLU. Dense(16)'s output is read by no gradient; Dropout keeps its mask, one byte per element.
+    assert kept == [0, 32 * 16 * 4, 0, 32 * 4]
+    assert report.plain_peak_bytes == sum(kept)
+    text = str(report)
+    assert "Kept for backprop" in text and "re_lu" in text and "Predicted peak" in text
+
+
+def test_memory_report_accepts_a_batch_and_shows_the_plan():
+    model = sd.checkpointed(resnet_like(), segments=3)
+    from_shape = sd.memory_report(model, (16, 8, 8, 3))
+    from_batch = sd.memory_report(model, X)
+    assert from_shape.rows == from_batch.rows
+    assert [row.segment for row in from_shape.rows][:2] == [0, 0]
+    assert from_shape.peak_bytes < from_shape.plain_peak_bytes
+
+
+# --- the planner ---
+
+
+def _random_chain(rng, points):
+    length = points + 1 + rng.randrange(0, 4)
+    cut_points = sorted(rng.sample(range(1, length), points))
+    kept = tuple(rng.randrange(0, 100) for _ in range(length))
+    return _planner.Chain(
+        kept=kept,
+        boundary={p: rng.randrange(1, 40) for p in cut_points},
+        flops=tuple(rng.randrange(1, 50) for _ in range(length)),
+        points=tuple(cut_points),
+    )
+
+
+def _every_plan(chain):
+    """``(peak, cost)`` of every plan, by exhaustive recursion over cut sets and segment kinds."""
+    positions = [0, *chain.points, chain.length]
+    found = []
+
+    def extend(i, stored, peak, cost):
+        if i == len(positions) - 1:
+            found.append((peak, cost))
+            return
+        for j in range(i + 1, len(positions)):
+            for checkpointed in (False, True):
+                s, live, c = _planner.segment_figures(chain, positions[i], positions[j], checkpointed)
+                extend(j, stored + s, max(peak, stored + live), cost + c)
+
+    extend(0, 0, 0, 0)
+    return found
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_planner_is_optimal_against_brute_force(seed):
+    rng = random.Random(seed)
+    chain = _random_chain(rng, points=rng.choice([0, 1, 3, 6, 9, 12]) if seed else 12)
+    plans = _every_plan(chain)
+    assert len(plans) == 2 * 3 ** len(chain.points)  # each point: no cut, or a cut; each segment: 2 kinds
+    smallest = min(peak for peak, _ in plans)
+    assert _planner.smallest_peak(chain) == smallest
+    plain_peak = _planner.figures(chain, [_planner.Segment(0, chain.length, False)])[0]
+    for budget in sorted(
+        {smallest, plain_peak, *(rng.randrange(smallest, plain_peak + 1) for _ in range(5))}
+    ):
+        best = min(cost for peak, cost in plans if peak <= budget)
+        plan = _planner.optimal_plan(chain, budget)
+        peak, cost = _planner.figures(chain, plan)
+        assert peak <= budget and cost == best
+    assert _planner.optimal_plan(chain, smallest - 1) is None
+
+
+def test_a_smaller_budget_never_plans_a_larger_peak():
+    chain = _random_chain(random.Random(99), points=12)
+    low = _planner.smallest_peak(chain)
+    high = _planner.figures(chain, [_planner.Segment(0, chain.length, False)])[0]
+    previous = math.inf
+    for budget in sorted({*np.linspace(low, high, 40).astype(int).tolist(), low, high}, reverse=True):
+        peak, _ = _planner.figures(chain, _planner.optimal_plan(chain, budget))
+        assert peak <= budget and peak <= previous
+        previous = peak
+
+
+def test_budgets_in_bytes_and_fractions():
+    inner = resnet_like()
+    plain_peak = sd.memory_report(inner, (16, 8, 8, 3)).plain_peak_bytes
+    loose = sd.checkpointed(inner, memory_budget=1.0)
+    assert not any(s.checkpointed for s in loose.checkpointing_plan)  # fits already: no recomputation
+    tight = sd.checkpointed(inner, memory_budget=0.5)
+    assert sd.memory_report(tight, (16, 8, 8, 3)).peak_bytes <= 0.5 * plain_peak
+    in_bytes = sd.checkpointed(inner, memory_budget=int(0.5 * plain_peak), batch_size=16)
+    assert in_bytes.checkpointing_plan == tight.checkpointing_plan
+    with pytest.raises(ValueError, match=r"smallest reachable is (\d+) bytes"):
+        sd.checkpointed(inner, memory_budget=0.05)
+    with pytest.raises(ValueError, match="needs the batch size"):
+        sd.checkpointed(inner, memory_budget=10_000)
+
+
+def test_a_keras_application_is_exact():
+    keras.utils.set_random_seed(0)
+    plain = keras.applications.MobileNetV2(weights=None, input_shape=(32, 32, 3), alpha=0.35, classes=5)
+    keras.utils.set_random_seed(0)
+    inner = keras.applications.MobileNetV2(weights=None, input_shape=(32, 32, 3), alpha=0.35, classes=5)
+    model = sd.checkpointed(inner)
+    assert sum(s.checkpointed for s in model.checkpointing_plan) >= 3
+    x = tf.random.stateless_normal([4, 32, 32, 3], seed=[9, 9])
+    _assert_steps_equal(plain, model, inner, "function", x=x, steps=1)
