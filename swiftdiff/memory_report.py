@@ -7,7 +7,9 @@ forward pass that the gradient's ops read are what the layer keeps: its input fo
 filter gradient, its output for a ReLU, the mask for a Dropout, BatchNorm's input. A tensor read by
 several layers' gradients is counted once. The forward work of each call (for the planner) is
 counted from the same graph: ``2·m·k`` for matrix products and convolutions, one per output element
-for everything else.
+for everything else. A predicted peak adds backpropagation's working set beyond what is kept (the
+cotangents: ``_planner.WORKING_TENSORS`` times the largest activation of the segment being
+backpropagated), calibrated against the live-tensor peak TensorFlow's allocator measures.
 """
 
 from __future__ import annotations
@@ -179,11 +181,16 @@ class Analysis:
         for point in self.graph.cut_points():
             key = self.graph.carried(point)
             boundary[point] = _bytes(self.shapes[key], self.dtypes[key])
+        largest = tuple(
+            max((_bytes(self.shapes[key], self.dtypes[key]) for key in call.outputs), default=0)
+            for call in self.graph.calls
+        )
         return _planner.Chain(
             kept=tuple(kept),
             boundary=boundary,
             flops=tuple(self.flops),
             points=tuple(self.graph.cut_points()),
+            largest=largest,
         )
 
 
@@ -321,8 +328,9 @@ def memory_report(model, inputs) -> MemoryReport:
         >>> model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"),
         ...                           keras.layers.Dense(1)])
         >>> report = sd.memory_report(model, (32, 8))
+        >>> # kept: ReLU's output; the peak adds backpropagation's working set (3 x 2048 bytes)
         >>> [row.kept_bytes for row in report.rows], report.plain_peak_bytes
-        ([2048, 0], 2048)
+        ([2048, 0], 8192)
     """
     plan = getattr(model, "checkpointing_plan", None)  # a model made by sd.checkpointed
     if plan is not None:

@@ -157,7 +157,7 @@ def checkpointed(model, *, segments=None, memory_budget=None, batch_size=None):
         >>> import keras, swiftdiff as sd
         >>> inputs = keras.Input((16,))
         >>> x = inputs
-        >>> for _ in range(6):
+        >>> for _ in range(12):
         ...     x = keras.layers.Add()([x, keras.layers.Dense(16, activation="relu")(x)])
         >>> model = sd.checkpointed(keras.Model(inputs, x), memory_budget=0.5)
         >>> planned, plain = sd.memory_report(model, (32, 16)), sd.memory_report(model.model, (32, 16))
