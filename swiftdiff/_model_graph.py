@@ -92,6 +92,7 @@ class ModelGraph:
         }
         for key, tensor in zip(self.inputs, model.inputs, strict=True):
             self.specs[key] = tensor
+        self._cut_points = self._find_cut_points()
 
     def _key(self, tensor, substitution: dict) -> int:
         key = substitution.get(id(tensor), id(tensor))
@@ -159,6 +160,9 @@ class ModelGraph:
     def cut_points(self) -> list[int]:
         """Positions ``p`` (0 < p < len(calls)) such that one tensor made by the calls before ``p``
         carries everything the calls from ``p`` on and the outputs need (model inputs aside)."""
+        return list(self._cut_points)
+
+    def _find_cut_points(self) -> list[int]:
         last_use: dict[int, int] = {}
         for position, call in enumerate(self.calls):
             for key in call.inputs:

@@ -85,6 +85,22 @@ def figures(chain: Chain, plan) -> tuple:
 
 def optimal_plan(chain: Chain, budget: float = math.inf):
     """The cheapest plan whose peak is at most ``budget`` (ties: the lower peak), or ``None``."""
+    front = _front(chain, budget)
+    if not front:
+        return None
+    best = min(front, key=lambda entry: (entry[2], entry[1]))
+    return list(best[3])
+
+
+def smallest_peak(chain: Chain) -> int:
+    """The lowest peak any plan reaches: a plan reaching it is on the unbudgeted front (whatever
+    beats it in stored bytes, peak and cost has no higher peak)."""
+    return min(peak for _, peak, _, _ in _front(chain))
+
+
+def _front(chain: Chain, budget: float = math.inf) -> list:
+    """``(stored, peak, cost, plan)`` of the plans covering the whole chain with peak at most
+    ``budget`` that no other such plan matches or beats in all of stored bytes, peak and cost."""
     positions = [0, *chain.points, chain.length]
     # front[j]: non-dominated (stored, peak, cost, plan) of plans covering calls [0, positions[j])
     front: list = [[] for _ in positions]
@@ -100,10 +116,7 @@ def optimal_plan(chain: Chain, budget: float = math.inf):
                         segment = Segment(positions[i], positions[j], checkpointed)
                         candidates.append((stored + s, new_peak, cost + c, (*plan, segment)))
         front[j] = _pareto(candidates)
-    if not front[-1]:
-        return None
-    best = min(front[-1], key=lambda entry: (entry[2], entry[1]))
-    return list(best[3])
+    return front[-1]
 
 
 def _pareto(entries: list) -> list:
@@ -114,21 +127,6 @@ def _pareto(entries: list) -> list:
         if not any(k[0] <= entry[0] and k[1] <= entry[1] and k[2] <= entry[2] for k in kept):
             kept.append(entry)
     return kept
-
-
-def smallest_peak(chain: Chain) -> int:
-    """The lowest peak any plan reaches."""
-    positions = [0, *chain.points, chain.length]
-    front: list = [[] for _ in positions]
-    front[0] = [(0, 0)]  # (stored, peak): cost does not matter here
-    for j in range(1, len(positions)):
-        candidates = []
-        for i in range(j):
-            for checkpointed in (True, False):
-                s, live, _ = segment_figures(chain, positions[i], positions[j], checkpointed)
-                candidates += [(stored + s, max(peak, stored + live), 0, ()) for stored, peak in front[i]]
-        front[j] = [(stored, peak) for stored, peak, _, _ in _pareto(candidates)]
-    return min(peak for _, peak in front[-1])
 
 
 def balanced_plan(chain: Chain, segments: int) -> list:

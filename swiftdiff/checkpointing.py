@@ -267,10 +267,11 @@ def _value_before(variable, body_reads: list) -> tuple:
     Inside an outer checkpoint's scope the value is that scope's.
     """
     outer = get_stateless_scope()
-    if outer is not None and outer.get_current_value(variable) is not None:
-        return outer.get_current_value(variable), True
-    handle = variable_handle(variable)
-    value = tf.raw_ops.ReadVariableOp(resource=handle.handle, dtype=handle.dtype)
+    scoped = outer.get_current_value(variable) if outer is not None else None
+    if scoped is not None:
+        return scoped, True
+    underlying = variable_handle(variable)  # the tf.Variable
+    value = tf.raw_ops.ReadVariableOp(resource=underlying.handle, dtype=underlying.dtype)
     if tf.executing_eagerly():
         return value, True  # eager ops run in program order
     resource = value.op.inputs[0].name  # the handle as this graph captured it

@@ -163,6 +163,10 @@ class Analysis:
         flops = sum(_flops(op) for op in found["forward"])
         return internal, reads_inputs, reads_outputs, flops
 
+    def bytes_of(self, key: int) -> int:
+        """Bytes of the model tensor ``key`` at this batch size."""
+        return _bytes(self.shapes[key], self.dtypes[key])
+
     def chain(self) -> _planner.Chain:
         """The planner's view: bytes kept per call (shared tensors once), boundaries, work."""
         model_inputs = set(self.graph.inputs)
@@ -172,24 +176,21 @@ class Analysis:
         kept = []
         for position, call in enumerate(self.graph.calls):
             own = sum(
-                _bytes(self.shapes[key], self.dtypes[key])
-                for key in call.outputs
-                if key in kept_keys and key not in model_inputs
+                self.bytes_of(key) for key in call.outputs if key in kept_keys and key not in model_inputs
             )
             kept.append(self.internal[position] + own)
         boundary = {}
-        for point in self.graph.cut_points():
-            key = self.graph.carried(point)
-            boundary[point] = _bytes(self.shapes[key], self.dtypes[key])
+        points = self.graph.cut_points()
+        for point in points:
+            boundary[point] = self.bytes_of(self.graph.carried(point))
         largest = tuple(
-            max((_bytes(self.shapes[key], self.dtypes[key]) for key in call.outputs), default=0)
-            for call in self.graph.calls
+            max((self.bytes_of(key) for key in call.outputs), default=0) for call in self.graph.calls
         )
         return _planner.Chain(
             kept=tuple(kept),
             boundary=boundary,
             flops=tuple(self.flops),
-            points=tuple(self.graph.cut_points()),
+            points=tuple(points),
             largest=largest,
         )
 

@@ -62,7 +62,21 @@ class CheckpointedModel(keras.Model):
             raise ValueError(
                 f"{_WHO}: the plan {plan!r} does not cover the model in segments between cut points"
             )
+        self._runs = [self._run_of(segment) for segment in self.checkpointing_plan]
         self.built = True
+
+    def _run_of(self, segment) -> tuple:
+        """``(calls, keys, results)``: a segment's calls, the keys of the tensors it takes (the one
+        carried in, then the model inputs it reads) and of those it gives (checkpointed only)."""
+        graph: ModelGraph = self._graph
+        calls = graph.calls[segment.start : segment.stop]
+        if not segment.checkpointed:
+            return calls, None, None
+        carried = [graph.carried(segment.start)] if segment.start > 0 else []
+        keys = carried + graph.input_keys_used(segment.start, segment.stop)
+        last = segment.stop == len(graph.calls)
+        results = list(dict.fromkeys(graph.outputs)) if last else [graph.carried(segment.stop)]
+        return calls, keys, results
 
     def call(self, inputs, training=None):
         graph: ModelGraph = self._graph
@@ -72,19 +86,11 @@ class CheckpointedModel(keras.Model):
                 f"{self.name}: called with {len(flat)} input tensors; the model takes {len(graph.inputs)}"
             )
         values = dict(zip(graph.inputs, flat, strict=True))
-        for segment in self.checkpointing_plan:
-            calls = graph.calls[segment.start : segment.stop]
-            if not segment.checkpointed:
+        for calls, keys, results in self._runs:
+            if keys is None:  # kept: run as the plain model runs
                 for call in calls:
                     call.run(values, training)
                 continue
-            carried = [graph.carried(segment.start)] if segment.start > 0 else []
-            keys = carried + graph.input_keys_used(segment.start, segment.stop)
-            results = (
-                [graph.carried(segment.stop)]
-                if segment.stop < len(graph.calls)
-                else list(dict.fromkeys(graph.outputs))
-            )
             run = _segment_runner(calls, keys, results, training)
             for key, value in zip(results, run(*[values[key] for key in keys]), strict=True):
                 values[key] = value
