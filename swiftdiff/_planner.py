@@ -5,21 +5,26 @@ A plan splits it into segments at some of those points; each segment is *checkpo
 input is kept; it is recomputed in backpropagation) or *kept* (its activations are kept, as
 without checkpointing).
 
-The memory model (Chen et al. 2016's, made exact for mixed plans): backpropagation goes through the
-segments last to first. While it is in segment ``s``, alive are what the earlier segments store
-(their input if checkpointed, their activations if kept) and all of segment ``s``'s activations
-(recomputed or kept) plus its input. So the plan's peak is ``max_s(sum(stored[t] for t < s) +
-live[s])``. Its cost is the forward work of the checkpointed segments, run twice.
+The memory model (Chen et al. 2016's, made exact for mixed plans, plus the weight gradients):
+backpropagation goes through the segments last to first. While it is at call ``i`` of segment ``s``,
+alive are what the earlier segments store (their input if checkpointed, their activations if kept),
+segment ``s``'s input if it was recomputed, the activations of ``s`` up to call ``i`` (recomputed or
+kept; those after ``i`` are freed), the weight gradients of calls ``i`` onwards (an optimizer applies
+them only when all are computed) and a working set of cotangents. So the plan's peak is
+``max_s(sum(stored[t] for t < s) + live[s])`` with ``live[s]`` the largest of those sums over the
+calls of ``s``. Its cost is the forward work of the checkpointed segments, run twice.
 
-``optimal_plan`` is a dynamic programme over the cut points keeping, at each point, every plan
-prefix that no other beats in stored bytes, peak and cost at once (a Pareto front); it returns the
-cheapest plan whose peak fits the budget, and is exact (tests compare it with brute force).
+``optimal_plan`` is a dynamic programme over the cut points keeping, at each point, the plan
+prefixes no other beats (``_front`` says in what); it returns the cheapest plan whose peak fits the
+budget, and is exact (tests compare it with brute force).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+
+import numpy as np
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +38,8 @@ class Chain:
         points: the candidate cut points (positions between calls), increasing.
         largest: bytes of each call's largest output: backpropagation through a call holds
             cotangents of about that size besides what is kept (see ``WORKING_TENSORS``).
+        gradients: bytes of the weight gradients each call's backward pass produces (a shared
+            layer's at its last call, which backpropagation reaches first).
     """
 
     kept: tuple
@@ -40,6 +47,7 @@ class Chain:
     flops: tuple
     points: tuple
     largest: tuple = ()
+    gradients: tuple = ()
 
     @property
     def length(self) -> int:
@@ -53,11 +61,12 @@ class Segment:
     checkpointed: bool
 
 
-# Backpropagation's working set beyond the kept activations, in units of the segment's largest
-# activation: the incoming and outgoing cotangents and the tensor being recomputed or freed.
-# Calibrated by measurement (live-tensor peak, fit, a CNN of 8 residual blocks, 2 MiB activations:
-# plain 72.0 MiB measured against 66.0 predicted from kept bytes alone, checkpointed 34.0 against
-# 26.0): 3 brings both within 7%.
+# Backpropagation's working set beyond the kept activations and the weight gradients, in units of
+# the largest output of the call backpropagation is at: the incoming and outgoing cotangents and the
+# tensor being recomputed or freed. Calibrated by measurement (live-tensor peak, fit): on a CNN of 8
+# residual blocks (2 MiB activations) plain 72.0 MiB measured, 66.0 predicted from kept bytes
+# alone, checkpointed 34.0 against 26.0; 3 brings both within 7%. benchmarks/whole_models.py
+# checks it on ResNet50, DenseNet121, MobileNetV2 and a Transformer encoder.
 WORKING_TENSORS = 3
 
 
@@ -66,10 +75,18 @@ def segment_figures(chain: Chain, start: int, stop: int, checkpointed: bool) -> 
     alive while backpropagation is in it, and its recomputation's work."""
     activations = sum(chain.kept[start:stop])
     carried_in = chain.boundary.get(start, 0) if start > 0 else 0
-    working = WORKING_TENSORS * max(chain.largest[start:stop], default=0)
+    gradients = chain.gradients or (0,) * chain.length
+    largest = chain.largest or (0,) * chain.length
+    later = sum(gradients[start:])  # the weight gradients alive when backpropagation is at ``start``
+    kept_so_far = 0
+    busiest = 0  # the most alive at one call of the segment, beyond what earlier segments store
+    for position in range(start, stop):
+        kept_so_far += chain.kept[position]
+        busiest = max(busiest, kept_so_far + later + WORKING_TENSORS * largest[position])
+        later -= gradients[position]
     if checkpointed:
-        return carried_in, activations + carried_in + working, sum(chain.flops[start:stop])
-    return activations, activations + working, 0
+        return carried_in, busiest + carried_in, sum(chain.flops[start:stop])
+    return activations, busiest, 0
 
 
 def figures(chain: Chain, plan) -> tuple:
@@ -85,48 +102,134 @@ def figures(chain: Chain, plan) -> tuple:
 
 def optimal_plan(chain: Chain, budget: float = math.inf):
     """The cheapest plan whose peak is at most ``budget`` (ties: the lower peak), or ``None``."""
-    front = _front(chain, budget)
-    if not front:
+    front = _front(chain, budget, by_cost=True)
+    if not len(front.stored):
         return None
-    best = min(front, key=lambda entry: (entry[2], entry[1]))
-    return list(best[3])
+    return _plan_of(front, int(np.lexsort((front.peak, front.cost))[0]))
 
 
 def smallest_peak(chain: Chain) -> int:
-    """The lowest peak any plan reaches: a plan reaching it is on the unbudgeted front (whatever
-    beats it in stored bytes, peak and cost has no higher peak)."""
-    return min(peak for _, peak, _, _ in _front(chain))
+    """The lowest peak any plan reaches."""
+    return int(_front(chain, math.inf, by_cost=False).peak.min())
 
 
-def _front(chain: Chain, budget: float = math.inf) -> list:
-    """``(stored, peak, cost, plan)`` of the plans covering the whole chain with peak at most
-    ``budget`` that no other such plan matches or beats in all of stored bytes, peak and cost."""
+@dataclasses.dataclass
+class _Front:
+    """Plan prefixes ending at one position, as arrays: their stored bytes, peak and cost, and how
+    each was reached (the previous position's index, the last segment's kind, the entry it extends
+    in the previous position's front)."""
+
+    stored: np.ndarray
+    peak: np.ndarray
+    cost: np.ndarray
+    start: np.ndarray
+    checkpointed: np.ndarray
+    parent: np.ndarray
+    positions: list
+    earlier: list  # the fronts of the positions before this one
+
+
+def _front(chain: Chain, budget: float, *, by_cost: bool) -> _Front:
+    """The plans covering the whole chain with peak at most ``budget`` that are not dominated.
+
+    What a plan prefix passes on is its stored bytes (later segments' peaks add to them), its peak
+    and its cost. With ``by_cost`` the aim is the least cost, then the least peak: a prefix is
+    dropped when another stores no more and is no worse in (cost, peak) compared in that order;
+    whatever extends the dropped one extends the other as well, within the budget, to a plan no
+    worse. Without ``by_cost`` the aim is the least peak: a prefix is dropped when another stores no
+    more and peaks no higher. Either way what is kept is a staircase in two keys, small enough for
+    models with a hundred cut points (a front in all three figures, the first planner's, grew to
+    hundreds of thousands of prefixes on MobileNetV2's 74). Vectorized with NumPy: a few thousand
+    prefixes per position are common.
+    """
     positions = [0, *chain.points, chain.length]
-    # front[j]: non-dominated (stored, peak, cost, plan) of plans covering calls [0, positions[j])
-    front: list = [[] for _ in positions]
-    front[0] = [(0, 0, 0, ())]
+    table = _segment_table(chain, positions)
+    empty = np.zeros(0, dtype=np.int64)
+    zero = np.zeros(1, dtype=np.int64)
+    fronts = [_Front(zero, zero, zero, zero, np.zeros(1, dtype=bool), zero, positions, [])]
     for j in range(1, len(positions)):
-        candidates = []
+        parts: dict = {name: [] for name in ("stored", "peak", "cost", "start", "checkpointed", "parent")}
         for i in range(j):
+            earlier = fronts[i]
             for checkpointed in (True, False):
-                s, live, c = segment_figures(chain, positions[i], positions[j], checkpointed)
-                for stored, peak, cost, plan in front[i]:
-                    new_peak = max(peak, stored + live)
-                    if new_peak <= budget:
-                        segment = Segment(positions[i], positions[j], checkpointed)
-                        candidates.append((stored + s, new_peak, cost + c, (*plan, segment)))
-        front[j] = _pareto(candidates)
-    return front[-1]
+                s, live, c = table[i][j][checkpointed]
+                fits = np.flatnonzero(earlier.stored + live <= budget)
+                if not len(fits):
+                    continue
+                stored = earlier.stored[fits]
+                parts["stored"].append(stored + s)
+                parts["peak"].append(np.maximum(earlier.peak[fits], stored + live))
+                parts["cost"].append(earlier.cost[fits] + c)
+                parts["start"].append(np.full(len(fits), i, dtype=np.int64))
+                parts["checkpointed"].append(np.full(len(fits), checkpointed))
+                parts["parent"].append(fits)
+        if not parts["stored"]:
+            fronts.append(
+                _Front(empty, empty, empty, empty, np.zeros(0, dtype=bool), empty, positions, fronts)
+            )
+            continue
+        arrays = {name: np.concatenate(values) for name, values in parts.items()}
+        keep = _staircase(
+            arrays["stored"], _lexical_rank(arrays["cost"], arrays["peak"]) if by_cost else arrays["peak"]
+        )
+        fronts.append(
+            _Front(
+                **{name: values[keep] for name, values in arrays.items()}, positions=positions, earlier=fronts
+            )
+        )
+    return fronts[-1]
 
 
-def _pareto(entries: list) -> list:
-    """The entries no other entry matches or beats in all of (stored, peak, cost)."""
-    entries.sort(key=lambda e: (e[0], e[1], e[2]))
-    kept: list = []
-    for entry in entries:
-        if not any(k[0] <= entry[0] and k[1] <= entry[1] and k[2] <= entry[2] for k in kept):
-            kept.append(entry)
-    return kept
+def _lexical_rank(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """For each pair ``(first, second)``, its rank in lexical order (equal pairs, equal ranks)."""
+    order = np.lexsort((second, first))
+    a, b = first[order], second[order]
+    distinct = np.concatenate(([True], (a[1:] != a[:-1]) | (b[1:] != b[:-1])))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.cumsum(distinct)
+    return rank
+
+
+def _staircase(stored: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Indices of the entries that no other entry matches or beats in both ``stored`` and ``key``
+    (one of equal entries is kept)."""
+    order = np.lexsort((key, stored))
+    ordered = key[order]
+    best_before = np.minimum.accumulate(np.concatenate(([np.iinfo(np.int64).max], ordered[:-1])))
+    return order[ordered < best_before]
+
+
+def _plan_of(front: _Front, index: int) -> list:
+    plan = []
+    j = len(front.positions) - 1
+    while j > 0:
+        i = int(front.start[index])
+        plan.append(Segment(front.positions[i], front.positions[j], bool(front.checkpointed[index])))
+        index, front, j = int(front.parent[index]), front.earlier[i], i
+    return plan[::-1]
+
+
+def _segment_table(chain: Chain, positions: list) -> list:
+    """``segment_figures`` of every segment between two positions, ``table[i][j][checkpointed]``,
+    computed in one pass from each start (``segment_figures`` itself is the definition, written
+    for reading; tests check the planner against it)."""
+    gradients = chain.gradients or (0,) * chain.length
+    largest = chain.largest or (0,) * chain.length
+    table: list = []
+    for i, start in enumerate(positions):
+        row: dict = {}
+        carried_in = chain.boundary.get(start, 0) if start > 0 else 0
+        later = sum(gradients[start:])
+        kept_so_far = busiest = work = 0
+        for j in range(i + 1, len(positions)):
+            for position in range(positions[j - 1], positions[j]):
+                kept_so_far += chain.kept[position]
+                busiest = max(busiest, kept_so_far + later + WORKING_TENSORS * largest[position])
+                later -= gradients[position]
+                work += chain.flops[position]
+            row[j] = {True: (carried_in, busiest + carried_in, work), False: (kept_so_far, busiest, 0)}
+        table.append(row)
+    return table
 
 
 def balanced_plan(chain: Chain, segments: int) -> list:

@@ -7,9 +7,10 @@ forward pass that the gradient's ops read are what the layer keeps: its input fo
 filter gradient, its output for a ReLU, the mask for a Dropout, BatchNorm's input. A tensor read by
 several layers' gradients is counted once. The forward work of each call (for the planner) is
 counted from the same graph: ``2·m·k`` for matrix products and convolutions, one per output element
-for everything else. A predicted peak adds backpropagation's working set beyond what is kept (the
-cotangents: ``_planner.WORKING_TENSORS`` times the largest activation of the segment being
-backpropagated), calibrated against the live-tensor peak TensorFlow's allocator measures.
+for everything else. A predicted peak adds, at each call backpropagation reaches, the weight
+gradients computed so far (an optimizer applies them all at the end of the step) and a working set
+of cotangents (``_planner.WORKING_TENSORS`` times the call's largest output), calibrated against the
+live-tensor peak TensorFlow's allocator measures (benchmarks/whole_models.py).
 """
 
 from __future__ import annotations
@@ -192,7 +193,20 @@ class Analysis:
             flops=tuple(self.flops),
             points=tuple(points),
             largest=largest,
+            gradients=self._gradient_bytes(),
         )
+
+    def _gradient_bytes(self) -> tuple:
+        """Bytes of the weight gradients each call's backward pass produces: every trainable
+        variable once, at the last call that reads it (backpropagation reaches it first)."""
+        last_call: dict = {}
+        for position, call in enumerate(self.graph.calls):
+            for variable in call.layer.trainable_variables:
+                last_call[id(variable)] = (position, variable)
+        gradients = [0] * len(self.graph.calls)
+        for position, variable in last_call.values():
+            gradients[position] += _bytes(tuple(variable.shape), variable.dtype)
+        return tuple(gradients)
 
 
 def _flops(op) -> int:
@@ -329,9 +343,10 @@ def memory_report(model, inputs) -> MemoryReport:
         >>> model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"),
         ...                           keras.layers.Dense(1)])
         >>> report = sd.memory_report(model, (32, 8))
-        >>> # kept: ReLU's output; the peak adds backpropagation's working set (3 x 2048 bytes)
+        >>> # kept: ReLU's output; the peak adds the weight gradients (644 bytes) and
+        >>> # backpropagation's working set (3 x 2048 bytes)
         >>> [row.kept_bytes for row in report.rows], report.plain_peak_bytes
-        ([2048, 0], 8192)
+        ([2048, 0], 8836)
     """
     plan = getattr(model, "checkpointing_plan", None)  # a model made by sd.checkpointed
     if plan is not None:

@@ -13,6 +13,10 @@ from .checkpointing import with_recomputation_in_pullbacks
 from .memory_report import Analysis
 
 _WHO = "sd.checkpointed"
+# The batch size a fraction or a segment count is planned for when neither the model's input nor
+# batch_size= fixes it: Keras' fit default. The plan depends on it only weakly (the weight gradients,
+# which do not grow with the batch, weigh less in the peak the larger it is).
+_DEFAULT_BATCH = 32
 
 
 @keras.saving.register_keras_serializable(package="swiftdiff")
@@ -218,7 +222,7 @@ def _batch(model, memory_budget, batch_size) -> int:
             f"{_WHO}: a memory_budget in bytes needs the batch size: pass batch_size=, or a fraction of "
             f"the plain model's memory (a float in (0, 1])"
         )
-    return 1  # plans for fractions and segment counts do not depend on it
+    return _DEFAULT_BATCH
 
 
 def _plan_for_budget(chain, memory_budget):
