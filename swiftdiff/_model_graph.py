@@ -36,6 +36,12 @@ class Call:
     outputs: list  # keys of the tensors it makes (its outputs, flattened)
     specs: list  # the KerasTensors of its outputs (shape without the batch size, dtype)
 
+    @property
+    def trainable_variables(self) -> list:
+        """The layer's trainable variables; none for a Keras operation (``x + y`` or another
+        ``keras.ops`` function applied to a model's tensors is recorded as a call too)."""
+        return list(getattr(self.layer, "trainable_variables", ()))
+
     def run(self, values: dict, training):
         """Runs the call on ``values`` (key -> tensor); stores and returns its outputs."""
 

@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from . import _planner
 from ._model_graph import ModelGraph, model_graph
+from ._values import variable_handle
 
 _NOT_ACTIVATIONS = frozenset({"ReadVariableOp", "Const", "VarHandleOp", "Shape", "ShapeN", "Size", "Rank"})
 _PRODUCTS = frozenset(
@@ -137,7 +138,12 @@ class Analysis:
                 outputs = keras.tree.flatten(call.run(values, training=True))
             graph = tf.compat.v1.get_default_graph()
             mark = len(graph.get_operations())
-            targets = watched + list(call.layer.trainable_variables)
+            # Under a tf.distribute strategy's scope (cross-replica context) a mirrored variable
+            # cannot be watched; its first replica's component reads and differentiates the same.
+            strategy = tf.distribute.get_strategy()
+            targets = watched + [
+                strategy.experimental_local_results(variable_handle(v))[0] for v in call.trainable_variables
+            ]
             floating = [o for o in outputs if o.dtype.is_floating]
             tape.gradient(floating, targets, output_gradients=[tf.ones_like(o) for o in floating])
             forward = graph.get_operations()[:mark]
@@ -201,7 +207,7 @@ class Analysis:
         variable once, at the last call that reads it (backpropagation reaches it first)."""
         last_call: dict = {}
         for position, call in enumerate(self.graph.calls):
-            for variable in call.layer.trainable_variables:
+            for variable in call.trainable_variables:
                 last_call[id(variable)] = (position, variable)
         gradients = [0] * len(self.graph.calls)
         for position, variable in last_call.values():

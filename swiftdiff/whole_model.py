@@ -9,6 +9,7 @@ import numpy as np
 
 from . import _planner
 from ._model_graph import ModelGraph, model_graph
+from ._platform_internals import get_keras_mask, set_keras_mask
 from .checkpointing import with_recomputation_in_pullbacks
 from .memory_report import Analysis
 
@@ -95,8 +96,10 @@ class CheckpointedModel(keras.Model):
                 for call in calls:
                     call.run(values, training)
                 continue
-            run = _segment_runner(calls, keys, results, training)
+            run, masks = _segment_runner(calls, keys, results, training)
             for key, value in zip(results, run(*[values[key] for key in keys]), strict=True):
+                if masks.get(key) is not None:  # a Keras mask rides on the tensor the segment made
+                    set_keras_mask(value, masks[key])
                 values[key] = value
         return keras.tree.pack_sequence_as(graph.output_structure, [values[key] for key in graph.outputs])
 
@@ -119,16 +122,21 @@ class CheckpointedModel(keras.Model):
 
 
 def _segment_runner(calls, keys, results, training):
-    """The checkpointed function of one segment: its input tensors in, its result tensors out."""
+    """The checkpointed function of one segment (its input tensors in, its result tensors out) and
+    a dict its forward pass fills with the Keras masks of its results: a mask rides on a tensor as an
+    attribute, and the tensors a checkpointed function returns are new ones."""
+    masks: dict = {}
 
     def segment(*tensors):
         values = dict(zip(keys, tensors, strict=True))
         for call in calls:
             call.run(values, training)
+        if not masks:  # the forward pass (the recomputation, later, finds the same masks)
+            masks.update({key: get_keras_mask(values[key]) for key in results})
         return [values[key] for key in results]
 
     segment.__name__ = f"segment of {calls[0].layer.name}..{calls[-1].layer.name}"
-    return with_recomputation_in_pullbacks(segment)
+    return with_recomputation_in_pullbacks(segment), masks
 
 
 def checkpointed(model, *, segments=None, memory_budget=None, batch_size=None):

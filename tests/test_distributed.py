@@ -143,3 +143,20 @@ def test_mirrored_strategy_with_dropout_and_batchnorm_equals_unwrapped():
     plain = _train("mirrored", "plain", "stochastic")
     for a, b in zip(plain, wrapped, strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.subprocess
+def test_a_checkpointed_whole_model_under_mirrored_strategy_equals_single_device_training():
+    mirrored = _train("mirrored", "whole", "deterministic")
+    single = _train("single", "whole_plain", "deterministic")
+    for a, b in zip(single, mirrored, strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.subprocess
+def test_a_checkpointed_whole_model_with_dropout_and_batchnorm_under_mirrored_strategy_equals_plain():
+    checkpointed = _train("mirrored", "whole", "stochastic")
+    plain = _train("mirrored", "whole_plain", "stochastic")
+    assert len(checkpointed) == len(plain) > 10
+    for a, b in zip(plain, checkpointed, strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)

@@ -2,6 +2,7 @@
 everything, exact against the plain model (gradients, BatchNorm statistics, dropout masks, fit
 histories), sharing its variables, saved as .keras; the planner against brute force."""
 
+import itertools
 import math
 import random
 
@@ -12,6 +13,7 @@ import tensorflow as tf
 
 import swiftdiff as sd
 from swiftdiff import _planner
+from swiftdiff._platform_internals import get_keras_mask
 
 
 def resnet_like(seed=1, blocks=4):
@@ -294,3 +296,73 @@ def test_a_keras_application_is_exact():
     assert sum(s.checkpointed for s in model.checkpointing_plan) >= 3
     x = tf.random.stateless_normal([4, 32, 32, 3], seed=[9, 9])
     _assert_steps_equal(plain, model, inner, "function", x=x, steps=1)
+
+
+def _masked_sequence_model():
+    # Embedding(mask_zero=True): Keras records the mask as a tensor of the graph (a NotEqual call on
+    # the model input) for the layers that take one, and sets it on the model's output, where a
+    # compiled loss reads it to skip the padded steps.
+    keras.utils.set_random_seed(4)
+    inputs = keras.Input((6,), dtype="int32")
+    x = keras.layers.Embedding(10, 4, mask_zero=True)(inputs)
+    for _ in range(3):
+        x = keras.layers.Dense(4, activation="tanh")(x)
+    return keras.Model(inputs, keras.layers.Dense(1)(x))
+
+
+@pytest.mark.parametrize("mode", ["eager", "function"])
+def test_keras_masks_reach_the_output_of_a_checkpointed_last_segment(mode):
+    model = _masked_sequence_model()
+    report = sd.memory_report(model, (2, 6))
+    bounds = [0, *report.cut_points, len(report.rows)]  # every segment checkpointed, the last one too
+    wrapped = sd.CheckpointedModel(model, [[a, b, True] for a, b in itertools.pairwise(bounds)])
+    tokens = tf.constant([[3, 1, 4, 0, 0, 0], [5, 9, 2, 6, 5, 0]])
+    run = (lambda m: m(tokens)) if mode == "eager" else (lambda m: tf.function(lambda: _mask_of(m(tokens)))())
+    if mode == "eager":
+        expected, mask = get_keras_mask(run(model)), get_keras_mask(run(wrapped))
+    else:
+        expected, mask = run(model), run(wrapped)
+    np.testing.assert_array_equal(mask, tokens != 0)
+    np.testing.assert_array_equal(mask, expected)
+
+
+def _mask_of(tensor):
+    return get_keras_mask(tensor)
+
+
+def test_a_compiled_loss_skips_the_masked_steps_of_a_checkpointed_model():
+    model = _masked_sequence_model()
+    wrapped = sd.CheckpointedModel(model, [[0, 2, True], [2, 5, True]])
+    tokens = np.array([[3, 1, 4, 0, 0, 0], [5, 9, 2, 6, 5, 0]])
+    targets = np.ones((2, 6, 1), "float32")
+    for m in (model, wrapped):
+        m.compile(loss="mse")
+    predictions = model.predict(tokens, verbose=0)[..., 0]
+    masked = float(np.mean((1 - predictions[tokens != 0]) ** 2))
+    assert abs(masked - float(np.mean((1 - predictions) ** 2))) > 1e-3  # the mask matters here
+    assert model.evaluate(tokens, targets, verbose=0) == pytest.approx(masked, rel=1e-5)
+    assert wrapped.evaluate(tokens, targets, verbose=0) == pytest.approx(masked, rel=1e-5)
+
+
+def test_operations_on_model_tensors_are_calls_too():
+    # ``x + h`` and keras.ops functions on a model's tensors are recorded as operations, not layers:
+    # they have no variables, and the report and the plan take them as calls.
+    keras.utils.set_random_seed(6)
+    inputs = keras.Input((8,))
+    x = inputs
+    for _ in range(3):
+        x = keras.ops.tanh(x + keras.layers.Dense(8)(x))
+    model = keras.Model(inputs, keras.layers.Dense(1)(x))
+    report = sd.memory_report(model, (4, 8))
+    assert {"Add", "Tanh"} <= {row.kind for row in report.rows}
+    wrapped = sd.checkpointed(model, segments=3)
+    data = tf.random.normal([4, 8])
+
+    @tf.function
+    def gradients(m):
+        with tf.GradientTape() as tape:
+            value = tf.reduce_sum(m(data, training=True) ** 2)
+        return tape.gradient(value, model.trainable_variables)
+
+    for a, b in zip(gradients(model), gradients(wrapped), strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-7)
