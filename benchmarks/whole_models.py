@@ -20,9 +20,11 @@ Modes: ``fit`` and ``fit_xla`` (``compile(jit_compile=False / True)``); fit_xla 
 
 Each configuration runs in a fresh process under the live-tensor measure of measure.py (the
 primary figure, what a GPU reports: TensorFlow's BFC allocator, pregrown, ``get_memory_info``'s
-peak over two ``model.fit`` steps after a warm-up step). Step time is measured in the same child,
-over the train function fit compiles (``train_on_batch``, without fit's per-call cost), so it is a
-time under the BFC allocator; ratios compare configurations of the same run. ``--rss`` adds
+peak over two ``model.fit`` steps after a warm-up step); ``step_s`` is that child's time per step
+of the train function fit compiles (``train_on_batch``). ``time_ratio`` comes from one more child,
+in TensorFlow's default environment, that compiles the plain and the wrapped model (sharing
+variables) and runs one step of each in turn, ``--rounds`` times: the median ratio (separate
+processes on a shared 2-core machine drift by tens of percent; ``--time-only`` redoes these). ``--rss`` adds
 default-environment peak-RSS growth for plain and ``sd_default`` (a second process each).
 
 Beside each measured peak the CSV has ``sd.memory_report``'s predicted peak for the same plan
@@ -128,8 +130,6 @@ def wrapped(name: str, method: str):
     model)."""
     import keras
 
-    import swiftdiff as sd
-
     if method == "remat_scope":
         with keras.RematScope(mode="full"):
             model, x, y = build(name)
@@ -137,12 +137,19 @@ def wrapped(name: str, method: str):
     model, x, y = build(name)
     if method == "plain":
         return model, x, y, 1.0, None
+    return (model, x, y, *wrap(model, method))
+
+
+def wrap(model, method: str):
+    """``(model wrapped by method, budget, plan)``, sharing ``model``'s variables."""
+    import swiftdiff as sd
+
     if method == "recompute_grad":
-        points = sd.memory_report(model, x.shape).cut_points
-        return _RecomputeGradModel(model, _every_block(points, len(model_calls(model)))), x, y, None, None
+        points = sd.memory_report(model, (BATCH, *model.inputs[0].shape[1:])).cut_points
+        return _RecomputeGradModel(model, _every_block(points, len(model_calls(model)))), None, None
     budget = budget_of(method, model)
     checkpointed = sd.checkpointed(model, memory_budget=budget, batch_size=BATCH)
-    return checkpointed, x, y, budget, checkpointed.checkpointing_plan
+    return checkpointed, budget, checkpointed.checkpointing_plan
 
 
 def model_calls(model) -> list:
@@ -205,12 +212,12 @@ def child(measure, name, method, mode, steps):
     start_measure(measure)  # first: the live-tensor peak pregrows the allocator before anything else
     import keras
 
-    import swiftdiff as sd
-
     from .measure import measure_memory, training_step
 
     model, x, y, budget, plan = wrapped(name, method)
-    known = isinstance(model, sd.CheckpointedModel) or method == "plain"
+    # Predicted for sd's plans and the plain model (the recompute_grad stand-in is a CheckpointedModel
+    # too, but its memory is TensorFlow's recomputation's, which the report does not model).
+    known = method == "plain" or method.startswith("sd_")
     predicted, plain_predicted = predicted_peaks(model, x) if known else (None, None)
     loss = keras.losses.SparseCategoricalCrossentropy()
     step = training_step(model, mode, x, y, loss=loss, learning_rate=0.01)
@@ -223,6 +230,35 @@ def child(measure, name, method, mode, steps):
     result.update(predicted=predicted, plain_predicted=plain_predicted, budget=budget)
     result["segments"] = len(plan) if plan else None
     print(json.dumps(result))
+
+
+def time_child(name, method, mode, rounds):
+    """Step time of ``method`` over the plain model's, interleaved in one process: both compiled
+    (fit's train function, run by train_on_batch), one step of each in turn, the median of the
+    per-round ratios (separate processes on a shared 2-core machine drift by tens of percent)."""
+    import statistics
+
+    import keras
+
+    plain, x, y = build(name)
+    other, _, _ = wrap(plain, method)
+    for model in (plain, other):
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.01),
+            loss=keras.losses.SparseCategoricalCrossentropy(),
+            jit_compile=(mode == "fit_xla"),
+        )
+        model.train_on_batch(x, y)
+    ratios, plain_times = [], []
+    for _ in range(rounds):
+        times = []
+        for model in (plain, other):
+            start = time.perf_counter()
+            model.train_on_batch(x, y)
+            times.append(time.perf_counter() - start)
+        ratios.append(times[1] / times[0])
+        plain_times.append(times[0])
+    print(json.dumps({"time_ratio": statistics.median(ratios), "plain_s": statistics.median(plain_times)}))
 
 
 def exact_child(name):
@@ -274,15 +310,28 @@ def main():
     parser.add_argument(
         "--rss", action="store_true", help="add default-environment RSS for plain, sd_default"
     )
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds")
+    parser.add_argument(
+        "--time-only", action="store_true", help="redo the interleaved step times of the CSV's rows"
+    )
     parser.add_argument("--all-in-xla", action="store_true", help="every method in fit_xla too")
     parser.add_argument("--out", default=str(HERE / "results" / "whole_models"))
     parser.add_argument("--plot-only", action="store_true", help="redraw the plot from the CSV")
     args = parser.parse_args()
     from .measure import DEFAULT_ENV, LIVE_PEAK_ENV, run_child
 
-    if args.plot_only:
+    if args.plot_only or args.time_only:
         with open(args.out + ".csv") as handle:
-            plot(list(csv.DictReader(handle)), args.out)
+            rows = list(csv.DictReader(handle))
+        if args.time_only:
+            for row in rows:
+                if row["method"] != "plain" and not row["error"]:
+                    row["time_ratio"] = interleaved_time(
+                        row["model"], row["method"], row["mode"], args.rounds
+                    )
+                    print(row, flush=True)
+                    write(rows, args.out)
+        plot(rows, args.out)
         return
     rows = []
     for name in args.models.split(","):
@@ -302,9 +351,18 @@ def main():
                 if method == "plain":
                     base = {"live": live, "rss": rss}
                 rows.append(row_of(name, mode, method, live, rss, base, exact))
+                if method != "plain" and "error" not in live:
+                    rows[-1]["time_ratio"] = interleaved_time(name, method, mode, args.rounds)
                 print(rows[-1], flush=True)
             write(rows, args.out)
     plot(rows, args.out)
+
+
+def interleaved_time(name, method, mode, rounds):
+    from .measure import DEFAULT_ENV, run_child
+
+    timed = run_child("benchmarks.whole_models", ["time", name, method, mode, rounds], env=DEFAULT_ENV)
+    return round(timed["time_ratio"], 3) if "time_ratio" in timed else ""
 
 
 def row_of(name, mode, method, live, rss, base, exact) -> dict:
@@ -388,6 +446,8 @@ if __name__ == "__main__":
 
         if sys.argv[2] == "exact":
             report(exact_child, sys.argv[3])
+        elif sys.argv[2] == "time":
+            report(time_child, sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6]))
         else:
             report(child, sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6]))
     else:

@@ -51,8 +51,10 @@ class MemoryReport:
 
     Attributes:
         rows: a ``LayerRow`` per layer call, in the order the model runs them.
-        plain_peak_bytes: predicted peak activation bytes of the model without checkpointing.
-        peak_bytes: predicted peak of the plan (the model's own when it has none).
+        plain_peak_bytes: the predicted peak bytes of a training step of the model without
+            checkpointing, beyond the weights: activations kept for backpropagation, weight
+            gradients, cotangents (what ``get_memory_info``'s peak counts over a step).
+        peak_bytes: the same for the plan (the model's own when it has none).
         cut_points: positions (row indices) after which one tensor carries everything.
         notes: sentences about the model (no cut point, a plan's segments).
 
@@ -80,8 +82,9 @@ class MemoryReport:
                 f"{_human(row.kept_bytes):>18}{segment:>10}"
             )
         lines.append("=" * len(header))
-        lines.append(f"Predicted peak activation memory, plain: {_human(self.plain_peak_bytes)}")
-        lines.append(f"Predicted peak activation memory, plan:  {_human(self.peak_bytes)}")
+        lines.append(f"Predicted peak of a training step, plain: {_human(self.plain_peak_bytes)}")
+        lines.append(f"Predicted peak of a training step, plan:  {_human(self.peak_bytes)}")
+        lines.append("(activations kept for backpropagation, weight gradients, cotangents; not the weights)")
         lines += self.notes
         return "\n".join(lines)
 
@@ -329,8 +332,8 @@ def memory_report(model, inputs) -> MemoryReport:
 
     For each layer call: its output shape, the bytes its gradient needs kept from the forward pass
     (found by tracing the call's gradient, see the module docstring), and for a model made by
-    ``sd.checkpointed`` its segment; then the predicted peak activation bytes of the plain model and
-    of the plan. ``print(report)`` shows the table.
+    ``sd.checkpointed`` its segment; then the predicted peak bytes of a training step for the plain
+    model and for the plan. ``print(report)`` shows the table.
 
     Args:
         model: a functional or Sequential Keras model, or one made by ``sd.checkpointed``.

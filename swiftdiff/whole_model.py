@@ -151,8 +151,10 @@ def checkpointed(model, *, segments=None, memory_budget=None, batch_size=None):
       recomputed but the last (backpropagation needs the last one's activations first).
     * ``memory_budget=``: bytes (an ``int``; the batch size must be known: from the model's input,
       or ``batch_size=``), or a ``float`` in (0, 1], a fraction of the plain model's predicted peak
-      activation memory. The planner picks the cut points and which segments to recompute so that
-      the predicted peak fits with the least recomputation (``sd.memory_report`` shows the plan).
+      (for the batch size known, else ``batch_size=``, else 32, Keras' fit default). The peak is a
+      training step's: activations kept for backpropagation, the weight gradients, the working set
+      (``sd.memory_report`` says how it is found). The planner picks the cut points and which
+      segments to recompute so that the predicted peak fits with the least recomputation.
     * neither: about √n segments (n layer calls), balanced by bytes.
 
     A model with no cut point gets one segment (which saves nothing; ``sd.memory_report`` says so).
@@ -161,7 +163,8 @@ def checkpointed(model, *, segments=None, memory_budget=None, batch_size=None):
         model: a functional or Sequential ``keras.Model`` (built).
         segments: the number of segments, from 1 to the number of cut points + 1.
         memory_budget: the peak activation memory to fit, bytes or a fraction.
-        batch_size: the batch size an ``int`` budget is for, when the model's input does not fix it.
+        batch_size: the batch size the plan is for, when the model's input does not fix it (needed
+            for a budget in bytes).
 
     Returns:
         A ``CheckpointedModel``.
