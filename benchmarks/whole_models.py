@@ -30,7 +30,8 @@ default-environment peak-RSS growth for plain and ``sd_default`` (a second proce
 Beside each measured peak the CSV has ``sd.memory_report``'s predicted peak for the same plan
 (``predicted_mib``, ``error_pct``: predicted / measured - 1), and a column ``exact`` from one extra
 child per model: the largest relative difference between the plain model's gradients and BatchNorm
-statistics after one training step and those of the ``sd_min`` plan (same weights, same seed).
+statistics after one training step and those of the ``sd_min`` plan (same weights, same seed;
+``exact_child`` says how gradients that are rounding noise around 0 are compared).
 
     python -m benchmarks.whole_models [--models resnet50,...] [--methods plain,sd_default,...]
         [--modes fit,fit_xla] [--steps 2] [--rss]
@@ -137,7 +138,8 @@ def wrapped(name: str, method: str):
     model, x, y = build(name)
     if method == "plain":
         return model, x, y, 1.0, None
-    return (model, x, y, *wrap(model, method))
+    other, budget, plan = wrap(model, method)
+    return other, x, y, budget, plan
 
 
 def wrap(model, method: str):
@@ -292,10 +294,17 @@ def exact_child(name):
         return grads + [v.numpy() for v in statistics]
 
     reference, ours = one_step(plain), one_step(checkpointed)
-    worst = max(
-        float(np.max(np.abs(a - b)) / (np.max(np.abs(a)) + 1e-30))
-        for a, b in zip(reference, ours, strict=True)
-    )
+    # Each array's largest difference relative to its largest value, floored at 1e-3 of the largest
+    # gradient of the model (or statistic): some gradients are rounding noise around a true 0 (a
+    # BatchNorm beta feeding another BatchNorm through a linear layer: ~1e-6 against gradients of
+    # ~10 in MobileNetV2), whose relative differences say nothing.
+    gradient_scale = max(float(np.max(np.abs(a))) for a in reference[: len(variables)])
+    statistic_scale = max((float(np.max(np.abs(a))) for a in reference[len(variables) :]), default=0.0)
+    worst = 0.0
+    for index, (a, b) in enumerate(zip(reference, ours, strict=True)):
+        scale = gradient_scale if index < len(variables) else statistic_scale
+        floor = max(float(np.max(np.abs(a))), 1e-3 * scale, 1e-30)
+        worst = max(worst, float(np.max(np.abs(a - b))) / floor)
     print(json.dumps({"exact": worst, "compared": len(variables) + len(statistics)}))
 
 
@@ -397,45 +406,70 @@ def write(rows, out):
 
 
 def plot(rows, out):
-    """Per model: measured live-tensor peak / plain against the planned budget (sd plans, one line per
-    mode; tf.recompute_grad per block as a line), and step time / plain, against the plan's predicted
-    peak as a fraction of the plain model's (the budget the plan meets)."""
+    """Per model, against the budget asked for (a fraction of the plain model's predicted peak;
+    ``sd_min``: the smallest the planner meets): the measured live-tensor peak / plain (top) and the
+    step time / plain (bottom) of the budgeted plans, one line per mode; ``sd.checkpointed``'s
+    default plan (~sqrt(n) segments) as a star at its predicted peak; tf.recompute_grad per block
+    as a dotted line."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    def number(value):
+        return float(value) if value not in ("", None) else None
+
     models = [m for m in MODELS if any(r["model"] == m for r in rows)]
     fig, axes = plt.subplots(2, max(len(models), 1), figsize=(4 * max(len(models), 1), 7), squeeze=False)
     for column, name in enumerate(models):
+        top, bottom = axes[0][column], axes[1][column]
         for mode, colour in zip(MODES, ("tab:blue", "tab:orange"), strict=True):
-            mine = [r for r in rows if r["model"] == name and r["mode"] == mode]
-            planned = sorted(
-                (float(r["predicted_ratio"]), float(r["live_ratio"]), float(r["time_ratio"]))
+            mine = [r for r in rows if r["model"] == name and r["mode"] == mode and not r.get("error")]
+            budgeted = sorted(
+                (number(r["budget"]), number(r["live_ratio"]), number(r["time_ratio"]))
                 for r in mine
-                if r["method"].startswith("sd_") and r.get("predicted_ratio") and r.get("live_ratio")
+                if r["method"].startswith("sd_") and r["method"] != "sd_default" and r.get("live_ratio")
             )
-            if planned:
-                budgets, peaks, times = zip(*planned, strict=True)
-                axes[0][column].plot(budgets, peaks, "o-", color=colour, label=f"sd.checkpointed, {mode}")
-                axes[1][column].plot(budgets, times, "o-", color=colour, label=f"sd.checkpointed, {mode}")
+            if budgeted:
+                budgets, peaks, times = zip(*budgeted, strict=True)
+                top.plot(budgets, peaks, "o-", color=colour, label=f"sd.checkpointed(budget), {mode}")
+                if all(t is not None for t in times):
+                    bottom.plot(budgets, times, "o-", color=colour, label=mode)
             for r in mine:
+                if r["method"] == "sd_default" and r.get("live_ratio"):
+                    top.plot(
+                        number(r["predicted_ratio"]),
+                        number(r["live_ratio"]),
+                        "*",
+                        color=colour,
+                        markersize=10,
+                        label=f"default plan, {mode}",
+                    )
+                    if number(r["time_ratio"]) is not None:
+                        bottom.plot(
+                            number(r["predicted_ratio"]),
+                            number(r["time_ratio"]),
+                            "*",
+                            color=colour,
+                            markersize=10,
+                        )
                 if r["method"] == "recompute_grad" and r.get("live_ratio"):
-                    axes[0][column].axhline(
-                        float(r["live_ratio"]),
+                    top.axhline(
+                        number(r["live_ratio"]),
                         color=colour,
                         linestyle=":",
-                        label=f"tf.recompute_grad/block, {mode}",
+                        label=f"tf.recompute_grad per block, {mode}",
                     )
-                    axes[1][column].axhline(float(r["time_ratio"]), color=colour, linestyle=":")
-        axes[0][column].plot([0, 1], [0, 1], color="grey", linewidth=0.6, label="peak = budget")
-        axes[0][column].set_title(name)
-        axes[0][column].set_ylabel("measured live-tensor peak / plain")
-        axes[1][column].set_ylabel("step time / plain")
-        for axis in axes[:, column]:
-            axis.set_xlabel("planned peak (predicted, fraction of plain)")
-        axes[0][column].legend(fontsize=6)
-    fig.suptitle("sd.checkpointed: measured peak and step time vs budget (batch 16, fit)")
+                    if number(r["time_ratio"]) is not None:
+                        bottom.axhline(number(r["time_ratio"]), color=colour, linestyle=":")
+        top.plot([0, 1], [0, 1], color="grey", linewidth=0.6, label="peak = budget")
+        top.set_title(name)
+        top.set_ylabel("measured live-tensor peak / plain")
+        bottom.set_ylabel("step time / plain (interleaved)")
+        for axis in (top, bottom):
+            axis.set_xlabel("memory budget (fraction of the predicted plain peak)")
+        top.legend(fontsize=6)
+    fig.suptitle("sd.checkpointed on models nobody here wrote: peak and step time vs budget (batch 16)")
     fig.tight_layout()
     fig.savefig(out + ".png", dpi=100)
 

@@ -9,8 +9,9 @@ several layers' gradients is counted once. The forward work of each call (for th
 counted from the same graph: ``2·m·k`` for matrix products and convolutions, one per output element
 for everything else. A predicted peak adds, at each call backpropagation reaches, the weight
 gradients computed so far (an optimizer applies them all at the end of the step) and a working set
-of cotangents (``_planner.WORKING_TENSORS`` times the call's largest output), calibrated against the
-live-tensor peak TensorFlow's allocator measures (benchmarks/whole_models.py).
+of cotangents (``_planner.WORKING_TENSORS`` times the call's largest output or kept internal
+tensor, e.g. attention scores), calibrated against the live-tensor peak TensorFlow's allocator
+measures (benchmarks/whole_models.py).
 """
 
 from __future__ import annotations
@@ -119,6 +120,7 @@ class Analysis:
         self.shapes = {key: _with_batch(spec, batch) for key, spec in graph.specs.items()}
         self.dtypes = {key: spec.dtype for key, spec in graph.specs.items()}
         self.internal: list = []
+        self.largest_internal: list = []  # per call, its largest tensor kept inside (attention scores)
         self.reads_inputs: list = []
         self.reads_outputs: list = []
         self.flops: list = []
@@ -165,13 +167,14 @@ class Analysis:
         outs = {o.ref(): key for o, key in zip(found["outputs"], call.outputs, strict=True)}
         reads_inputs = {xs[ref] for ref in read if ref in xs}
         reads_outputs = {outs[ref] for ref in read if ref in outs}
-        internal = sum(
+        internal_sizes = [
             _bytes(tuple(t.shape), t.dtype)
             for ref, t in read.items()
             if ref not in xs and ref not in outs and t.op.type != "Placeholder" and t.dtype != tf.resource
-        )
+        ]
+        self.largest_internal.append(max(internal_sizes, default=0))
         flops = sum(_flops(op) for op in found["forward"])
-        return internal, reads_inputs, reads_outputs, flops
+        return sum(internal_sizes), reads_inputs, reads_outputs, flops
 
     def bytes_of(self, key: int) -> int:
         """Bytes of the model tensor ``key`` at this batch size."""
@@ -193,8 +196,12 @@ class Analysis:
         points = self.graph.cut_points()
         for point in points:
             boundary[point] = self.bytes_of(self.graph.carried(point))
+        # The working set scales with the largest tensor a call's backward pass goes through: its
+        # largest output, or a larger one inside it (MultiHeadAttention's scores are 8x its output
+        # in the benchmark's Transformer; their cotangents are that size too).
         largest = tuple(
-            max((self.bytes_of(key) for key in call.outputs), default=0) for call in self.graph.calls
+            max([self.bytes_of(key) for key in call.outputs] + [self.largest_internal[position]])
+            for position, call in enumerate(self.graph.calls)
         )
         return _planner.Chain(
             kept=tuple(kept),

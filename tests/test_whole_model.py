@@ -366,3 +366,16 @@ def test_operations_on_model_tensors_are_calls_too():
 
     for a, b in zip(gradients(model), gradients(wrapped), strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-7)
+
+
+def test_the_working_set_follows_the_largest_tensor_inside_a_call():
+    # MultiHeadAttention's output is (4, 16, 8) floats but its backward pass goes through the
+    # (4, 2, 16, 16) attention probabilities it keeps: the working set is sized by those.
+    from swiftdiff._model_graph import model_graph
+    from swiftdiff.memory_report import Analysis
+
+    inputs = keras.Input((16, 8))
+    attended = keras.layers.MultiHeadAttention(num_heads=2, key_dim=4)(inputs, inputs)
+    model = keras.Model(inputs, keras.layers.Dense(1)(attended))
+    chain = Analysis(model_graph(model, "test"), 4).chain()
+    assert chain.largest[0] == 4 * 2 * 16 * 16 * 4 > 4 * 16 * 8 * 4
