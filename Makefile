@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.memory_vs_depth --live-only --modes eager,fit_xla
 	$(PY) -m benchmarks.step_time
 	$(PY) -m benchmarks.cnn_fit
+	$(PY) -m benchmarks.whole_models
 
 clean:
 	rm -rf $(VENV) .pytest_cache
