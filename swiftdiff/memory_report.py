@@ -161,7 +161,11 @@ class Analysis:
         read: dict = {}
         for op in found["backward"]:
             for tensor in op.inputs:
-                if id(tensor.op) in forward_ops and tensor.op.type not in _NOT_ACTIVATIONS:
+                if (
+                    id(tensor.op) in forward_ops
+                    and tensor.op.type not in _NOT_ACTIVATIONS
+                    and not _read_from_a_variable(tensor)
+                ):
                     read[tensor.ref()] = tensor
         xs = {x.ref(): key for x, key in zip(found["xs"], call.inputs, strict=True)}
         outs = {o.ref(): key for o, key in zip(found["outputs"], call.outputs, strict=True)}
@@ -173,7 +177,9 @@ class Analysis:
             if ref not in xs and ref not in outs and t.op.type != "Placeholder" and t.dtype != tf.resource
         ]
         self.largest_internal.append(max(internal_sizes, default=0))
-        flops = sum(_flops(op) for op in found["forward"])
+        flops = sum(
+            _flops(op) for op in found["forward"] if not (op.outputs and _read_from_a_variable(op.outputs[0]))
+        )
         return sum(internal_sizes), reads_inputs, reads_outputs, flops
 
     def bytes_of(self, key: int) -> int:
@@ -223,6 +229,16 @@ class Analysis:
         for position, variable in last_call.values():
             gradients[position] += _bytes(tuple(variable.shape), variable.dtype)
         return tuple(gradients)
+
+
+def _read_from_a_variable(tensor) -> bool:
+    """Whether ``tensor`` is a variable's value, passed on by Identity or Cast ops: a weight, not an
+    activation (a mirrored variable under a tf.distribute strategy is read as ReadVariableOp ->
+    Identity; a mixed-precision layer casts its kernel)."""
+    op = tensor.op
+    while op.type in ("Identity", "Cast") and op.inputs:
+        op = op.inputs[0].op
+    return op.type in ("ReadVariableOp", "VarHandleOp")
 
 
 def _flops(op) -> int:
