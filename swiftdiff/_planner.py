@@ -72,21 +72,9 @@ WORKING_TENSORS = 3
 
 def segment_figures(chain: Chain, start: int, stop: int, checkpointed: bool) -> tuple:
     """``(stored, live, cost)`` of one segment: what it keeps for the segments after it, what is
-    alive while backpropagation is in it, and its recomputation's work."""
-    activations = sum(chain.kept[start:stop])
-    carried_in = chain.boundary.get(start, 0) if start > 0 else 0
-    gradients = chain.gradients or (0,) * chain.length
-    largest = chain.largest or (0,) * chain.length
-    later = sum(gradients[start:])  # the weight gradients alive when backpropagation is at ``start``
-    kept_so_far = 0
-    busiest = 0  # the most alive at one call of the segment, beyond what earlier segments store
-    for position in range(start, stop):
-        kept_so_far += chain.kept[position]
-        busiest = max(busiest, kept_so_far + later + WORKING_TENSORS * largest[position])
-        later -= gradients[position]
-    if checkpointed:
-        return carried_in, busiest + carried_in, sum(chain.flops[start:stop])
-    return activations, busiest, 0
+    alive while backpropagation is in it, and its recomputation's work (``_segment_table`` says
+    how they are counted)."""
+    return _segment_table(chain, [start, stop])[0][1][checkpointed]
 
 
 def figures(chain: Chain, plan) -> tuple:
@@ -210,16 +198,22 @@ def _plan_of(front: _Front, index: int) -> list:
 
 
 def _segment_table(chain: Chain, positions: list) -> list:
-    """``segment_figures`` of every segment between two positions, ``table[i][j][checkpointed]``,
-    computed in one pass from each start (``segment_figures`` itself is the definition, written
-    for reading; tests check the planner against it)."""
+    """The figures of every segment between two of ``positions``, ``table[i][j][checkpointed]`` =
+    ``(stored, live, cost)``, in one pass from each start.
+
+    A kept segment stores its activations; a checkpointed one its input (the tensor carried in)
+    and costs its forward work again. ``live``: the most alive at one call of the segment beyond
+    what earlier segments store: the activations kept up to that call (those after it are freed),
+    the weight gradients of that call onwards, ``WORKING_TENSORS`` of its largest tensor, and the
+    input of a checkpointed segment.
+    """
     gradients = chain.gradients or (0,) * chain.length
     largest = chain.largest or (0,) * chain.length
     table: list = []
     for i, start in enumerate(positions):
         row: dict = {}
         carried_in = chain.boundary.get(start, 0) if start > 0 else 0
-        later = sum(gradients[start:])
+        later = sum(gradients[start:])  # the weight gradients alive when backpropagation is at ``start``
         kept_so_far = busiest = work = 0
         for j in range(i + 1, len(positions)):
             for position in range(positions[j - 1], positions[j]):
