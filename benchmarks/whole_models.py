@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import sys
 import time
@@ -150,59 +151,28 @@ def wrapped(name: str, method: str):
 def wrap(model, method: str):
     """``(model wrapped by method, budget, plan)``, sharing ``model``'s variables."""
     import swiftdiff as sd
+    from swiftdiff._model_graph import model_graph
 
     if method == "recompute_grad":
-        points = sd.memory_report(model, (BATCH, *model.inputs[0].shape[1:])).cut_points
-        return _RecomputeGradModel(model, _every_block(points, len(model_calls(model)))), None, None
+        graph = model_graph(model, "benchmark")
+        bounds = [0, *graph.cut_points(), len(graph.calls)]
+        return recompute_grad_model(model, [[a, b, True] for a, b in itertools.pairwise(bounds)]), None, None
     budget, fraction = budget_of(method, model)
     checkpointed = sd.checkpointed(model, memory_budget=budget, batch_size=BATCH)
     return checkpointed, fraction, checkpointed.checkpointing_plan
 
 
-def model_calls(model) -> list:
-    from swiftdiff._model_graph import model_graph
-
-    return model_graph(model, "benchmark").calls
-
-
-def _every_block(points, length) -> list:
-    bounds = [0, *points, length]
-    return [[a, b, True] for a, b in zip(bounds, bounds[1:], strict=False)]
-
-
-def _recompute_grad_model_class():
-    """A CheckpointedModel whose segments go through ``tf.recompute_grad``: the benchmark's stand-in
-    for a user wrapping each block by hand (built only in the child that measures it)."""
+def recompute_grad_model(model, plan):
+    """A CheckpointedModel whose segments go through ``tf.recompute_grad`` instead of swiftdiff's
+    recomputation (the class is made in the child that measures it, after TensorFlow's import)."""
     import tensorflow as tf
 
     import swiftdiff as sd
 
     class RecomputeGradModel(sd.CheckpointedModel):
-        def call(self, inputs, training=None):
-            from swiftdiff import whole_model
+        _recompute = staticmethod(tf.recompute_grad)
 
-            exact_runner = whole_model._segment_runner
-
-            def runner(calls, keys, results, training):
-                def segment(*tensors):
-                    values = dict(zip(keys, tensors, strict=True))
-                    for call in calls:
-                        call.run(values, training)
-                    return [values[key] for key in results]
-
-                return tf.recompute_grad(segment), {}
-
-            whole_model._segment_runner = runner
-            try:
-                return super().call(inputs, training=training)
-            finally:
-                whole_model._segment_runner = exact_runner
-
-    return RecomputeGradModel
-
-
-def _RecomputeGradModel(model, plan):
-    return _recompute_grad_model_class()(model, plan)
+    return RecomputeGradModel(model, plan)
 
 
 def predicted_peaks(model, x) -> tuple:
@@ -365,8 +335,10 @@ def main():
                 if method == "plain":
                     base = {"live": live, "rss": rss}
                 rows.append(row_of(name, mode, method, live, rss, base, exact))
-                if method != "plain" and "error" not in live:
-                    rows[-1]["time_ratio"] = interleaved_time(name, method, mode, args.rounds)
+                if "error" not in live:
+                    rows[-1]["time_ratio"] = (
+                        1.0 if method == "plain" else interleaved_time(name, method, mode, args.rounds)
+                    )
                 print(rows[-1], flush=True)
             write(rows, args.out)
     plot(rows, args.out)
@@ -389,7 +361,6 @@ def row_of(name, mode, method, live, rss, base, exact) -> dict:
         row["segments"] = live.get("segments") or ""
         if "growth" in base.get("live", {}):
             row["live_ratio"] = round(live["growth"] / base["live"]["growth"], 3)
-            row["time_ratio"] = round(live["step_s"] / base["live"]["step_s"], 3)
         if live.get("predicted"):
             row["predicted_mib"] = round(live["predicted"] / mib, 1)
             row["error_pct"] = round(100 * (live["predicted"] / live["growth"] - 1), 1)
@@ -414,8 +385,8 @@ def plot(rows, out):
     """Per model, against the budget asked for (a fraction of the plain model's predicted peak;
     ``sd_min``: the smallest the planner meets): the measured live-tensor peak / plain (top) and the
     step time / plain (bottom) of the budgeted plans, one line per mode; ``sd.checkpointed``'s
-    default plan (~sqrt(n) segments) as a star at its predicted peak; tf.recompute_grad per block
-    as a dotted line."""
+    default plan (~sqrt(n) segments) as a star at its predicted peak; tf.recompute_grad over every
+    cut point as a dotted line."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -441,32 +412,24 @@ def plot(rows, out):
                 if all(t is not None for t in times):
                     bottom.plot(budgets, times, "o-", color=colour, label=mode)
             for r in mine:
-                if r["method"] == "sd_default" and r.get("live_ratio"):
-                    top.plot(
-                        number(r["predicted_ratio"]),
-                        number(r["live_ratio"]),
-                        "*",
-                        color=colour,
-                        markersize=10,
-                        label=f"default plan, {mode}",
-                    )
-                    if number(r["time_ratio"]) is not None:
-                        bottom.plot(
+                # top: the peak (labelled), bottom: the step time, for the default plan (a star at its
+                # predicted peak) and tf.recompute_grad over every cut point (a dotted line)
+                for axis, key, labelled in ((top, "live_ratio", True), (bottom, "time_ratio", False)):
+                    if number(r[key]) is None:
+                        continue
+                    if r["method"] == "sd_default":
+                        label = f"default plan, {mode}" if labelled else None
+                        axis.plot(
                             number(r["predicted_ratio"]),
-                            number(r["time_ratio"]),
+                            number(r[key]),
                             "*",
                             color=colour,
                             markersize=10,
+                            label=label,
                         )
-                if r["method"] == "recompute_grad" and r.get("live_ratio"):
-                    top.axhline(
-                        number(r["live_ratio"]),
-                        color=colour,
-                        linestyle=":",
-                        label=f"tf.recompute_grad per block, {mode}",
-                    )
-                    if number(r["time_ratio"]) is not None:
-                        bottom.axhline(number(r["time_ratio"]), color=colour, linestyle=":")
+                    if r["method"] == "recompute_grad":
+                        label = f"tf.recompute_grad, every cut point, {mode}" if labelled else None
+                        axis.axhline(number(r[key]), color=colour, linestyle=":", label=label)
         top.plot([0, 1], [0, 1], color="grey", linewidth=0.6, label="peak = budget")
         top.set_title(name)
         top.set_ylabel("measured live-tensor peak / plain")

@@ -51,6 +51,10 @@ class CheckpointedModel(keras.Model):
         True
     """
 
+    # How a checkpointed segment is recomputed (a subclass may swap it: the benchmarks measure
+    # tf.recompute_grad over the same segments).
+    _recompute = staticmethod(with_recomputation_in_pullbacks)
+
     def __init__(self, model, plan, **kwargs):
         super().__init__(**kwargs)
         self.model = model
@@ -97,7 +101,7 @@ class CheckpointedModel(keras.Model):
                 for call in calls:
                     call.run(values, training)
                 continue
-            run, masks = _segment_runner(calls, keys, results, training)
+            run, masks = _segment_runner(calls, keys, results, training, self._recompute)
             for key, value in zip(results, run(*[values[key] for key in keys]), strict=True):
                 if masks.get(key) is not None:  # a Keras mask rides on the tensor the segment made
                     set_keras_mask(value, masks[key])
@@ -122,10 +126,10 @@ class CheckpointedModel(keras.Model):
         return cls(model, **config)
 
 
-def _segment_runner(calls, keys, results, training):
-    """The checkpointed function of one segment (its input tensors in, its result tensors out) and
-    a dict its forward pass fills with the Keras masks of its results: a mask rides on a tensor as an
-    attribute, and the tensors a checkpointed function returns are new ones."""
+def _segment_runner(calls, keys, results, training, recompute):
+    """The function of one segment (its input tensors in, its result tensors out) checkpointed by
+    ``recompute``, and a dict its forward pass fills with the Keras masks of its results: a mask
+    rides on a tensor as an attribute, and the tensors a checkpointed function returns are new ones."""
     masks: dict = {}
 
     def segment(*tensors):
@@ -137,7 +141,7 @@ def _segment_runner(calls, keys, results, training):
         return [values[key] for key in results]
 
     segment.__name__ = f"segment of {calls[0].layer.name}..{calls[-1].layer.name}"
-    return with_recomputation_in_pullbacks(segment), masks
+    return recompute(segment), masks
 
 
 def checkpointed(model, *, segments=None, memory_budget=None, batch_size=None):
@@ -243,9 +247,7 @@ def _plan_for_budget(chain, memory_budget):
         if not 0 < memory_budget <= 1:
             raise ValueError(f"{_WHO}: a fractional memory_budget must be in (0, 1], got {memory_budget}")
         budget = memory_budget * plain_peak
-    else:
-        if memory_budget <= 0:
-            raise ValueError(f"{_WHO}: memory_budget must be positive, got {memory_budget}")
+    else:  # bytes; checkpointed() has refused a budget <= 0
         budget = memory_budget
     plan = _planner.optimal_plan(chain, budget)
     if plan is None:
