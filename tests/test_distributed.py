@@ -129,34 +129,39 @@ def _train(*args):
     return [np.array(w) for w in json.loads(done.stdout.strip().splitlines()[-1])]
 
 
+def _assert_trains_alike(reference, other, rtol, atol):
+    """Trains both configurations of mirrored_training.py and compares their final weights."""
+    expected, weights = _train(*reference), _train(*other)
+    assert len(weights) == len(expected)
+    for a, b in zip(expected, weights, strict=True):
+        np.testing.assert_allclose(b, a, rtol=rtol, atol=atol)
+    return weights
+
+
 @pytest.mark.subprocess
 def test_mirrored_strategy_equals_single_device_training():
-    mirrored = _train("mirrored", "wrapped", "deterministic")
-    single = _train("single", "wrapped", "deterministic")
-    for a, b in zip(single, mirrored, strict=True):
-        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    _assert_trains_alike(
+        ("single", "wrapped", "deterministic"), ("mirrored", "wrapped", "deterministic"), 1e-5, 1e-6
+    )
 
 
 @pytest.mark.subprocess
 def test_mirrored_strategy_with_dropout_and_batchnorm_equals_unwrapped():
-    wrapped = _train("mirrored", "wrapped", "stochastic")
-    plain = _train("mirrored", "plain", "stochastic")
-    for a, b in zip(plain, wrapped, strict=True):
-        np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)
+    _assert_trains_alike(
+        ("mirrored", "plain", "stochastic"), ("mirrored", "wrapped", "stochastic"), 1e-6, 1e-7
+    )
 
 
 @pytest.mark.subprocess
 def test_a_checkpointed_whole_model_under_mirrored_strategy_equals_single_device_training():
-    mirrored = _train("mirrored", "whole", "deterministic")
-    single = _train("single", "whole_plain", "deterministic")
-    for a, b in zip(single, mirrored, strict=True):
-        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    _assert_trains_alike(
+        ("single", "whole_plain", "deterministic"), ("mirrored", "whole", "deterministic"), 1e-5, 1e-6
+    )
 
 
 @pytest.mark.subprocess
 def test_a_checkpointed_whole_model_with_dropout_and_batchnorm_under_mirrored_strategy_equals_plain():
-    checkpointed = _train("mirrored", "whole", "stochastic")
-    plain = _train("mirrored", "whole_plain", "stochastic")
-    assert len(checkpointed) == len(plain) > 10
-    for a, b in zip(plain, checkpointed, strict=True):
-        np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)
+    weights = _assert_trains_alike(
+        ("mirrored", "whole_plain", "stochastic"), ("mirrored", "whole", "stochastic"), 1e-6, 1e-7
+    )
+    assert len(weights) > 10

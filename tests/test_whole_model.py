@@ -318,17 +318,15 @@ def test_keras_masks_reach_the_output_of_a_checkpointed_last_segment(mode):
     bounds = [0, *report.cut_points, len(report.rows)]  # every segment checkpointed, the last one too
     wrapped = sd.CheckpointedModel(model, [[a, b, True] for a, b in itertools.pairwise(bounds)])
     tokens = tf.constant([[3, 1, 4, 0, 0, 0], [5, 9, 2, 6, 5, 0]])
-    run = (lambda m: m(tokens)) if mode == "eager" else (lambda m: tf.function(lambda: _mask_of(m(tokens)))())
-    if mode == "eager":
-        expected, mask = get_keras_mask(run(model)), get_keras_mask(run(wrapped))
-    else:
-        expected, mask = run(model), run(wrapped)
+
+    def mask_of(m):
+        return get_keras_mask(m(tokens))
+
+    if mode == "function":
+        mask_of = tf.function(mask_of)
+    expected, mask = mask_of(model), mask_of(wrapped)
     np.testing.assert_array_equal(mask, tokens != 0)
     np.testing.assert_array_equal(mask, expected)
-
-
-def _mask_of(tensor):
-    return get_keras_mask(tensor)
 
 
 def test_a_compiled_loss_skips_the_masked_steps_of_a_checkpointed_model():
