@@ -51,6 +51,7 @@ from .layer import (  # noqa: E402
     sequenced,
 )
 from .layers import AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D  # noqa: E402
+from .learning_phase import Context, LearningPhase, with_learning_phase  # noqa: E402
 from .losses import mean_squared_error, softmax_cross_entropy  # noqa: E402
 from .memory_report import MemoryReport, memory_report  # noqa: E402
 from .operators import (  # noqa: E402
@@ -70,6 +71,17 @@ from .optimizers import SGD, Adam, RMSProp, move  # noqa: E402
 from .tangent_vector import TangentVector  # noqa: E402
 from .whole_model import CheckpointedModel, checkpointed  # noqa: E402
 
+# >>> LAYERS-CONV imports
+# <<< LAYERS-CONV imports
+# >>> LAYERS-POOL imports
+# <<< LAYERS-POOL imports
+# >>> LAYERS-NORM imports
+# <<< LAYERS-NORM imports
+# >>> LOSSES-ACTIVATIONS imports
+# <<< LOSSES-ACTIVATIONS imports
+# >>> OPTIMIZERS imports
+# <<< OPTIMIZERS imports
+
 __version__ = "0.1.0"
 
 #: Swift spelling -> canonical Python name. Each alias is the same object as its canonical name.
@@ -88,6 +100,17 @@ SWIFT_NAMES = {
     "meanSquaredError": "mean_squared_error",
     "checkpointedSequential": "checkpointed_sequential",
     "memoryReport": "memory_report",
+    "withLearningPhase": "with_learning_phase",
+    # >>> LAYERS-CONV aliases
+    # <<< LAYERS-CONV aliases
+    # >>> LAYERS-POOL aliases
+    # <<< LAYERS-POOL aliases
+    # >>> LAYERS-NORM aliases
+    # <<< LAYERS-NORM aliases
+    # >>> LOSSES-ACTIVATIONS aliases
+    # <<< LOSSES-ACTIVATIONS aliases
+    # >>> OPTIMIZERS aliases
+    # <<< OPTIMIZERS aliases
 }
 
 for _swift, _python in SWIFT_NAMES.items():
@@ -146,5 +169,18 @@ __all__ = [
     "identity",
     "softmax_cross_entropy",
     "mean_squared_error",
+    "Context",
+    "LearningPhase",
+    "with_learning_phase",
+    # >>> LAYERS-CONV names
+    # <<< LAYERS-CONV names
+    # >>> LAYERS-POOL names
+    # <<< LAYERS-POOL names
+    # >>> LAYERS-NORM names
+    # <<< LAYERS-NORM names
+    # >>> LOSSES-ACTIVATIONS names
+    # <<< LOSSES-ACTIVATIONS names
+    # >>> OPTIMIZERS names
+    # <<< OPTIMIZERS names
     *SWIFT_NAMES,
 ]

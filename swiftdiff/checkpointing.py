@@ -45,6 +45,7 @@ from ._platform_internals import (
 )
 from ._values import describe, variable_handle
 from .diagnostics import RecomputationWarning, warn
+from .learning_phase import Context, with_learning_phase
 
 # Op-seeded stateful random ops, and the generator ops whose draw cannot be rewound (their outputs
 # do not carry the generator's state before the draw).
@@ -319,6 +320,8 @@ def _recomputing_forward(body, name: str, call: BoundCall):
 
     def forward(inputs):
         seen = _RandomnessSeen()
+        # A layer called without training= follows the learning phase: recompute in the forward's.
+        phase = Context.local.learning_phase
         args, kwargs = call.rebuild(inputs)
         created: list = []
         # Outermost: a Keras variable created inside the StatelessScope becomes a tf.Variable only
@@ -366,7 +369,7 @@ def _recomputing_forward(body, name: str, call: BoundCall):
                 inputs, _each_its_own(_exactly_after(inputs, cotangents[:1]))
             )
             reads: list = []
-            with _StateScope(before), _rewound(generator_states):
+            with _StateScope(before), _rewound(generator_states), with_learning_phase(phase):
                 with tf.GradientTape(watch_accessed_variables=False) as tape, _variable_reads_into(reads):
                     tape.watch(recompute_inputs)
                     tape.watch(variables)

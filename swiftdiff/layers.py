@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from . import activations
 from .layer import Layer
+from .learning_phase import training_flag
 
 _register = keras.saving.register_keras_serializable(package="swiftdiff")
 
@@ -454,7 +455,7 @@ class Dropout(Layer):
 
     def call(self, input, training=None):
         input = tf.convert_to_tensor(input)
-        if not training or self.probability == 0:
+        if not training_flag(training) or self.probability == 0:
             return input
         return keras.random.dropout(input, self.probability, seed=self.seed_generator)
 
@@ -542,7 +543,7 @@ class BatchNorm(Layer):
         axis = self.axis % rank
         shape = [self.feature_count if i == axis else 1 for i in range(rank)]
         reduce_axes = [i for i in range(rank) if i != axis]
-        if training:
+        if training_flag(training):
             mean, variance = tf.nn.moments(input, axes=reduce_axes)
             decay = 1.0 - self.momentum
             self.running_mean.assign(self.running_mean * self.momentum + mean * decay)
