@@ -121,6 +121,7 @@ class Analysis:
         self.dtypes = {key: spec.dtype for key, spec in graph.specs.items()}
         self.internal: list = []
         self.largest_internal: list = []  # per call, its largest tensor kept inside (attention scores)
+        self.sparse_gradient_bytes: list = []  # per call, variable id -> bytes of its IndexedSlices
         self.reads_inputs: list = []
         self.reads_outputs: list = []
         self.flops: list = []
@@ -150,7 +151,8 @@ class Analysis:
                 strategy.experimental_local_results(variable_handle(v))[0] for v in call.trainable_variables
             ]
             floating = [o for o in outputs if o.dtype.is_floating]
-            tape.gradient(floating, targets, output_gradients=[tf.ones_like(o) for o in floating])
+            grads = tape.gradient(floating, targets, output_gradients=[tf.ones_like(o) for o in floating])
+            found["weight_gradients"] = grads[len(watched) :]
             forward = graph.get_operations()[:mark]
             found["forward"], found["backward"] = forward, graph.get_operations()[mark:]
             found["xs"], found["outputs"] = list(xs), outputs
@@ -177,6 +179,16 @@ class Analysis:
             if ref not in xs and ref not in outs and t.op.type != "Placeholder" and t.dtype != tf.resource
         ]
         self.largest_internal.append(max(internal_sizes, default=0))
+        # A gather's gradient (an Embedding's) is IndexedSlices: the rows the batch read and their
+        # indices, not the whole table; Keras' optimizers apply it sparsely.
+        self.sparse_gradient_bytes.append(
+            {
+                id(variable): _bytes(tuple(grad.values.shape), grad.values.dtype)
+                + _bytes(tuple(grad.indices.shape), grad.indices.dtype)
+                for variable, grad in zip(call.trainable_variables, found["weight_gradients"], strict=True)
+                if isinstance(grad, tf.IndexedSlices) and grad.values.shape.is_fully_defined()
+            }
+        )
         flops = sum(
             _flops(op) for op in found["forward"] if not (op.outputs and _read_from_a_variable(op.outputs[0]))
         )
@@ -220,12 +232,18 @@ class Analysis:
 
     def _gradient_bytes(self) -> tuple:
         """Bytes of the weight gradients each call's backward pass produces: every trainable
-        variable once, at the last call that reads it (backpropagation reaches it first)."""
+        variable once, at the last call that reads it (backpropagation reaches it first); a sparse
+        gradient (IndexedSlices) at every call that makes one, at its own size (TensorFlow
+        concatenates the slices of several calls)."""
         last_call: dict = {}
-        for position, call in enumerate(self.graph.calls):
-            for variable in call.trainable_variables:
-                last_call[id(variable)] = (position, variable)
         gradients = [0] * len(self.graph.calls)
+        for position, call in enumerate(self.graph.calls):
+            sparse = self.sparse_gradient_bytes[position]
+            for variable in call.trainable_variables:
+                if id(variable) in sparse:
+                    gradients[position] += sparse[id(variable)]
+                else:
+                    last_call[id(variable)] = (position, variable)
         for position, variable in last_call.values():
             gradients[position] += _bytes(tuple(variable.shape), variable.dtype)
         return tuple(gradients)

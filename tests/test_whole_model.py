@@ -198,6 +198,20 @@ def test_memory_report_counts_what_each_gradient_reads():
     assert "Kept for backprop" in text and "re_lu" in text and "Predicted peak" in text
 
 
+def test_an_embeddings_gradient_is_counted_at_the_rows_the_batch_reads():
+    """A gather's gradient is IndexedSlices (the rows read and their indices), not the table."""
+    tokens = keras.Input((16,), dtype="int32")
+    model = keras.Model(tokens, keras.layers.Dense(8)(keras.layers.Embedding(10_000, 64)(tokens)))
+    report = sd.memory_report(model, np.zeros([32, 16], np.int32))
+    sparse = 32 * 16 * 64 * 4 + 32 * 16 * 4  # float32 rows and int32 indices
+    dense_kernel, table = (64 * 8 + 8) * 4, 10_000 * 64 * 4
+    # The peak is at the embedding: what it keeps (the indices), the weight gradients of both
+    # calls, and three of its output (Dense keeps its own reshaped copy of that output).
+    assert report.rows[0].kept_bytes == 32 * 16 * 4
+    assert report.plain_peak_bytes == 32 * 16 * 4 + sparse + dense_kernel + 3 * 32 * 16 * 64 * 4
+    assert report.plain_peak_bytes < table
+
+
 def test_memory_report_accepts_a_batch_and_shows_the_plan():
     model = sd.checkpointed(resnet_like(), segments=3)
     from_shape = sd.memory_report(model, (16, 8, 8, 3))
