@@ -28,8 +28,36 @@ _platform_internals.verify_at_import()  # an ImportError naming the versions if 
 
 from . import models  # noqa: E402
 from .activation_discarding import ActivationDiscarding, checkpointed_sequential  # noqa: E402
-from .activations import identity, relu, sigmoid, softmax, tanh  # noqa: E402
+from .activations import (  # noqa: E402
+    elu,
+    gelu,
+    hard_sigmoid,
+    hard_swish,
+    identity,
+    leaky_relu,
+    log_softmax,
+    mish,
+    relu,
+    relu6,
+    selu,
+    sigmoid,
+    softmax,
+    softplus,
+    softsign,
+    swish,
+    tanh,
+)
 from .checkpointing import with_recomputation_in_pullbacks  # noqa: E402
+from .convolution_layers import (  # noqa: E402
+    Conv1D,
+    Conv3D,
+    DepthwiseConv2D,
+    SeparableConv2D,
+    TransposedConv1D,
+    TransposedConv2D,
+    TransposedConv3D,
+)
+from .core_layers import Embedding, Function, Reshape  # noqa: E402
 from .customization import (  # noqa: E402
     derivative,
     differentiable,
@@ -52,8 +80,26 @@ from .layer import (  # noqa: E402
 )
 from .layers import AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D  # noqa: E402
 from .learning_phase import Context, LearningPhase, with_learning_phase  # noqa: E402
-from .losses import mean_squared_error, softmax_cross_entropy  # noqa: E402
+from .losses import (  # noqa: E402
+    categorical_hinge_loss,
+    hinge_loss,
+    huber_loss,
+    kullback_leibler_divergence,
+    l1_loss,
+    l2_loss,
+    log_cosh_loss,
+    mean_absolute_error,
+    mean_absolute_percentage_error,
+    mean_squared_error,
+    mean_squared_logarithmic_error,
+    poisson_loss,
+    sigmoid_cross_entropy,
+    softmax_cross_entropy,
+    squared_hinge_loss,
+)
 from .memory_report import MemoryReport, memory_report  # noqa: E402
+from .noise_layers import AlphaDropout, GaussianDropout, GaussianNoise  # noqa: E402
+from .normalization_layers import GroupNorm, InstanceNorm, LayerNorm  # noqa: E402
 from .operators import (  # noqa: E402
     ValueWithDerivative,
     ValueWithDifferential,
@@ -67,20 +113,37 @@ from .operators import (  # noqa: E402
     value_with_gradient,
     value_with_pullback,
 )
-from .optimizers import SGD, Adam, RMSProp, move  # noqa: E402
+from .optimizers import SGD, AdaDelta, AdaGrad, Adam, AdaMax, AMSGrad, RAdam, RMSProp, move  # noqa: E402
+from .pooling_layers import (  # noqa: E402
+    AvgPool1D,
+    AvgPool3D,
+    GlobalAvgPool1D,
+    GlobalAvgPool2D,
+    GlobalAvgPool3D,
+    GlobalMaxPool1D,
+    GlobalMaxPool2D,
+    GlobalMaxPool3D,
+    MaxPool1D,
+    MaxPool3D,
+    UpSampling1D,
+    UpSampling2D,
+    UpSampling3D,
+)
+from .recurrent_layers import (  # noqa: E402
+    GRU,
+    LSTM,
+    RNN,
+    BasicRNN,
+    BasicRNNCell,
+    GRUCell,
+    LSTMCell,
+    RecurrentLayer,
+    RecurrentLayerCell,
+    RNNCellInput,
+    RNNCellOutput,
+)
 from .tangent_vector import TangentVector  # noqa: E402
 from .whole_model import CheckpointedModel, checkpointed  # noqa: E402
-
-# >>> LAYERS-CONV imports
-# <<< LAYERS-CONV imports
-# >>> LAYERS-POOL imports
-# <<< LAYERS-POOL imports
-# >>> LAYERS-NORM imports
-# <<< LAYERS-NORM imports
-# >>> LOSSES-ACTIVATIONS imports
-# <<< LOSSES-ACTIVATIONS imports
-# >>> OPTIMIZERS imports
-# <<< OPTIMIZERS imports
 
 __version__ = "0.1.0"
 
@@ -101,16 +164,23 @@ SWIFT_NAMES = {
     "checkpointedSequential": "checkpointed_sequential",
     "memoryReport": "memory_report",
     "withLearningPhase": "with_learning_phase",
-    # >>> LAYERS-CONV aliases
-    # <<< LAYERS-CONV aliases
-    # >>> LAYERS-POOL aliases
-    # <<< LAYERS-POOL aliases
-    # >>> LAYERS-NORM aliases
-    # <<< LAYERS-NORM aliases
-    # >>> LOSSES-ACTIVATIONS aliases
-    # <<< LOSSES-ACTIVATIONS aliases
-    # >>> OPTIMIZERS aliases
-    # <<< OPTIMIZERS aliases
+    "l1Loss": "l1_loss",
+    "l2Loss": "l2_loss",
+    "meanAbsoluteError": "mean_absolute_error",
+    "meanSquaredLogarithmicError": "mean_squared_logarithmic_error",
+    "meanAbsolutePercentageError": "mean_absolute_percentage_error",
+    "hingeLoss": "hinge_loss",
+    "squaredHingeLoss": "squared_hinge_loss",
+    "categoricalHingeLoss": "categorical_hinge_loss",
+    "logCoshLoss": "log_cosh_loss",
+    "poissonLoss": "poisson_loss",
+    "kullbackLeiblerDivergence": "kullback_leibler_divergence",
+    "sigmoidCrossEntropy": "sigmoid_cross_entropy",
+    "huberLoss": "huber_loss",
+    "logSoftmax": "log_softmax",
+    "leakyRelu": "leaky_relu",
+    "hardSigmoid": "hard_sigmoid",
+    "hardSwish": "hard_swish",
 }
 
 for _swift, _python in SWIFT_NAMES.items():
@@ -172,15 +242,75 @@ __all__ = [
     "Context",
     "LearningPhase",
     "with_learning_phase",
-    # >>> LAYERS-CONV names
-    # <<< LAYERS-CONV names
-    # >>> LAYERS-POOL names
-    # <<< LAYERS-POOL names
-    # >>> LAYERS-NORM names
-    # <<< LAYERS-NORM names
-    # >>> LOSSES-ACTIVATIONS names
-    # <<< LOSSES-ACTIVATIONS names
-    # >>> OPTIMIZERS names
-    # <<< OPTIMIZERS names
+    "Conv1D",
+    "Conv3D",
+    "TransposedConv1D",
+    "TransposedConv2D",
+    "TransposedConv3D",
+    "DepthwiseConv2D",
+    "SeparableConv2D",
+    "MaxPool1D",
+    "MaxPool3D",
+    "AvgPool1D",
+    "AvgPool3D",
+    "GlobalAvgPool1D",
+    "GlobalAvgPool2D",
+    "GlobalAvgPool3D",
+    "GlobalMaxPool1D",
+    "GlobalMaxPool2D",
+    "GlobalMaxPool3D",
+    "UpSampling1D",
+    "UpSampling2D",
+    "UpSampling3D",
+    "Reshape",
+    "Function",
+    "Embedding",
+    "LayerNorm",
+    "GroupNorm",
+    "InstanceNorm",
+    "GaussianNoise",
+    "GaussianDropout",
+    "AlphaDropout",
+    "BasicRNNCell",
+    "LSTMCell",
+    "GRUCell",
+    "RNNCellInput",
+    "RNNCellOutput",
+    "RecurrentLayerCell",
+    "RecurrentLayer",
+    "RNN",
+    "BasicRNN",
+    "LSTM",
+    "GRU",
+    "l1_loss",
+    "l2_loss",
+    "mean_absolute_error",
+    "mean_squared_logarithmic_error",
+    "mean_absolute_percentage_error",
+    "hinge_loss",
+    "squared_hinge_loss",
+    "categorical_hinge_loss",
+    "log_cosh_loss",
+    "poisson_loss",
+    "kullback_leibler_divergence",
+    "sigmoid_cross_entropy",
+    "huber_loss",
+    "log_softmax",
+    "elu",
+    "selu",
+    "leaky_relu",
+    "relu6",
+    "gelu",
+    "swish",
+    "softplus",
+    "softsign",
+    "hard_sigmoid",
+    "hard_swish",
+    "mish",
+    "AdaGrad",
+    "AdaDelta",
+    "AdaMax",
+    "AMSGrad",
+    "RAdam",
     *SWIFT_NAMES,
 ]

@@ -3,7 +3,10 @@
 
 Swift's labels, variable names (``weight``/``bias``, ``filter``/``bias``), defaults and
 initializers (Glorot uniform, zero bias). Layers whose sizes are given create their variables at
-construction, as in Swift, so optimizers and gradients work before any forward pass. All are
+construction, as in Swift, so optimizers and gradients work before any forward pass; layers built
+from given tensors (``Dense(weight=, bias=)``, ``Conv2D(filter=, bias=)``) make variables holding
+copies of them, saved like any others. The convolutions' shared machinery (``_Convolution``) is
+here too; ``swiftdiff.convolution_layers`` builds S4TF's other convolutions on it. All are
 ordinary Keras layers: inputs checked by their ``keras.InputSpec``, Sequential/functional models,
 ``fit``, ``.keras`` saving (registered, no ``custom_objects`` needed) and ``tf.distribute``.
 """
@@ -12,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import keras
 import tensorflow as tf
@@ -50,13 +53,25 @@ def _positive_int(value: Any, label: str, layer: str) -> int:
     return value
 
 
-def _pair(value: Any, label: str, layer: str) -> tuple[int, int]:
+def _sizes(value: Any, count: int, label: str, layer: str) -> tuple[int, ...]:
+    """``count`` positive integers from one integer (used for every axis) or a sequence of ``count``."""
     if isinstance(value, int) and not isinstance(value, bool):
-        value = (value, value)
-    value = tuple(value)
-    if len(value) != 2 or not all(isinstance(v, int) and v > 0 for v in value):
-        raise ValueError(f"sd.{layer}: {label}= must be two positive integers, got {value!r}")
-    return value
+        value = (value,) * count
+    try:
+        sizes = tuple(value)
+    except TypeError:
+        sizes = ()
+    if len(sizes) != count or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in sizes
+    ):
+        words = "a positive integer" if count == 1 else f"{count} positive integers"
+        raise ValueError(f"sd.{layer}: {label}= must be {words}, got {value!r}")
+    return sizes
+
+
+def _pair(value: Any, label: str, layer: str) -> tuple[int, int]:
+    height, width = _sizes(value, 2, label, layer)
+    return height, width
 
 
 def _padding(value: Any, layer: str) -> str:
@@ -75,15 +90,15 @@ def _windowed_shape(
     channels: int | None,
     layer: str,
 ) -> tuple[int | None, ...]:
-    """The NHWC output shape of a window (a filter or a pool) slid over inputs of ``input_shape``.
+    """The channels-last output shape of a window (a filter or a pool) slid over ``input_shape``.
 
-    Per spatial axis: ``floor((size - 1) / stride) + 1`` with ``same`` padding, and
-    ``floor((size - span) / stride) + 1`` with ``valid`` padding, where the window spans
-    ``dilation * (window - 1) + 1`` inputs; an unknown size stays unknown.
+    Per spatial axis (any number of them): ``floor((size - 1) / stride) + 1`` with ``same``
+    padding, and ``floor((size - span) / stride) + 1`` with ``valid`` padding, where the window
+    spans ``dilation * (window - 1) + 1`` inputs; an unknown size stays unknown.
     """
-    batch, height, width, _ = input_shape
+    batch, *sizes, _ = input_shape
     spatial: list[int | None] = []
-    for size, extent, stride, dilation in zip((height, width), window, strides, dilations, strict=True):
+    for size, extent, stride, dilation in zip(sizes, window, strides, dilations, strict=True):
         if size is None:
             spatial.append(None)
             continue
@@ -91,75 +106,195 @@ def _windowed_shape(
         if padding == "same":
             spatial.append((size - 1) // stride + 1)
         elif size < span:
+            described = "x".join(map(str, window)) if len(window) > 1 else f"{window[0]}-wide"
             raise ValueError(
                 f"sd.{layer}: inputs of shape {list(input_shape)} are smaller than its "
-                f"{window[0]}x{window[1]} window with padding 'valid'"
+                f"{described} window with padding 'valid'"
             )
         else:
             spatial.append((size - span) // stride + 1)
     return (batch, *spatial, channels)
 
 
+def _given(value: Any, label: str, layer: str, ranks: Sequence[int]) -> tf.Tensor:
+    """A tensor handed to a layer's from-tensors form (Swift ``Dense(weight:…)``), checked.
+
+    Lists of Python floats become float32 (the package's rule); a float64 array stays float64.
+    """
+    if value is None or isinstance(value, (bool, str, bytes)):
+        raise TypeError(f"sd.{layer}: {label}= must be a floating tensor, got {type(value).__name__}")
+    try:
+        tensor = tf.convert_to_tensor(value)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"sd.{layer}: {label}= must be a floating tensor, got {type(value).__name__}"
+        ) from None
+    if not tensor.dtype.is_floating:
+        raise TypeError(f"sd.{layer}: {label}= must be floating, got dtype {tensor.dtype.name}")
+    if tensor.shape.rank not in ranks:
+        wanted = " or ".join(map(str, ranks))
+        raise ValueError(f"sd.{layer}: {label}= must have rank {wanted}, got shape {tensor.shape.as_list()}")
+    return tensor
+
+
+def _from_tensors(
+    layer: str, sizes: dict[str, Any], tensors: dict[str, Any], bias: Any, use_bias: bool | None
+) -> bool:
+    """Whether a layer is built from given tensors (Swift ``Conv2D(filter:bias:…)``) rather than
+    from sizes (``Conv2D(filterShape:…)``); a ``TypeError`` unless exactly one form is given.
+
+    ``sizes`` and ``tensors`` map the labels of each form to the values passed (``None`` when
+    left out). ``bias=`` belongs to the tensors form (``None`` there is Swift's ``bias: nil``),
+    ``use_bias=`` to the sizes form.
+    """
+    size_labels = " and ".join(f"{label}=" for label in sizes)
+    tensor_labels = " and ".join(f"{label}=" for label in tensors)
+    has_sizes = [value is not None for value in sizes.values()]
+    has_tensors = [value is not None for value in tensors.values()]
+    either = f"give {size_labels} (new variables) or {tensor_labels} (given tensors)"
+    if any(has_sizes) and any(has_tensors):
+        raise TypeError(f"sd.{layer}: {either}, not both")
+    if any(has_sizes) or not any(has_tensors):
+        if bias is not None:
+            raise TypeError(f"sd.{layer}: bias= goes with {tensor_labels}; with {size_labels} use use_bias=")
+        if not any(has_sizes):
+            raise TypeError(f"sd.{layer}: {either}")
+        if not all(has_sizes):
+            raise TypeError(f"sd.{layer}: {size_labels} go together")
+        return False
+    if not all(has_tensors):
+        raise TypeError(f"sd.{layer}: {tensor_labels} go together")
+    if use_bias is not None:
+        raise TypeError(
+            f"sd.{layer}: use_bias= goes with {size_labels}; with {tensor_labels} pass bias= "
+            f"(leaving it out, or bias=None, means no bias)"
+        )
+    return True
+
+
+def _new_variable(
+    layer: keras.layers.Layer, name: str, shape: Sequence[int], given: tf.Tensor | None, initializer: str
+) -> keras.Variable:
+    """The variable ``name``: holding ``given`` (cast to the layer's dtype), or initialized by
+    ``initializer`` when no tensor is given."""
+    return layer.add_weight(
+        shape=tuple(shape), initializer=initializer if given is None else given, name=name
+    )
+
+
 @_register
 class Dense(Layer):
-    """Swift ``Dense(inputSize:outputSize:activation:)``: ``activation(input @ weight + bias)``.
+    """Swift ``Dense(inputSize:outputSize:activation:)`` and ``Dense(weight:bias:activation:)``.
+
+    Computes ``activation(input @ weight + bias)``. Built from sizes (``input_size=``,
+    ``output_size=``) the variables are new: a Glorot-uniform ``weight`` and a zero ``bias``. Built
+    from given tensors (``weight=``, ``bias=``) they start as copies of those tensors, in their
+    dtype (a float64 weight makes a float64 layer) unless ``dtype=`` says otherwise. A rank-3
+    ``weight`` ``[batch, input_size, output_size]`` makes S4TF's batched dense layer: example ``i``
+    of a ``[batch, input_size]`` input is multiplied by its own ``weight[i]``.
 
     Args:
         input_size: The number of input features (the last axis of the input).
         output_size: The number of output features.
         activation: A function such as ``sd.relu`` (or a Keras activation name); the identity by
             default.
-        use_bias: Whether to add ``bias``.
+        use_bias: With sizes, whether to add ``bias`` (``True`` by default).
+        weight: Instead of sizes: ``[input_size, output_size]``, or ``[batch, input_size,
+            output_size]`` for a batched layer.
+        bias: With ``weight=``: ``[output_size]``, or ``[1, output_size]`` (or ``[batch,
+            output_size]`` for a batched layer); ``None``, the default, adds no bias, like
+            Swift's ``bias: nil``.
         **kwargs: Passed to ``keras.layers.Layer`` (``name=``, ``dtype=``, ...).
 
     Attributes:
-        weight: ``[input_size, output_size]``, Glorot uniform.
-        bias: ``[output_size]``, zeros (``None`` without ``use_bias``).
+        weight: ``[input_size, output_size]`` (or ``[batch, input_size, output_size]``).
+        bias: ``[output_size]`` (or the given bias's shape); ``None`` without a bias.
 
     Input shape:
-        ``[..., input_size]`` (rank 1 or more).
+        ``[..., input_size]`` (rank 1 or more); ``[batch, input_size]`` for a batched layer.
 
     Output shape:
-        ``[..., output_size]``.
+        ``[..., output_size]``; ``[batch, output_size]`` for a batched layer.
 
     Raises:
-        ValueError: A size is not a positive integer; at call, the input's last axis is not
-            ``input_size`` (Keras' ``InputSpec`` check).
-        TypeError: ``activation`` is not a function.
+        TypeError: Both sizes and ``weight=`` are given, or neither; ``bias=`` comes without
+            ``weight=`` or ``use_bias=`` with it; a given tensor is not floating; ``activation``
+            is not a function.
+        ValueError: A size is not a positive integer; a given tensor has the wrong rank or a
+            ``bias`` does not match ``weight``; at call, the input's last axis is not
+            ``input_size``, or a batched layer's input is not ``[batch, input_size]`` (Keras'
+            ``InputSpec`` check).
 
     Examples:
         >>> import tensorflow as tf, swiftdiff as sd
         >>> dense = sd.Dense(input_size=3, output_size=2, activation=sd.relu)
         >>> tuple(dense(tf.ones([4, 3])).shape), tuple(dense.weight.shape)
         ((4, 2), (3, 2))
+        >>> given = sd.Dense(weight=tf.ones([3, 2]), bias=tf.constant([1.0, -1.0]))
+        >>> given(tf.ones([1, 3])).numpy().tolist()
+        [[4.0, 2.0]]
+        >>> batched = sd.Dense(weight=tf.reshape(tf.range(12.0), [2, 2, 3]))  # [batch, in, out]
+        >>> batched(tf.constant([[1.0, 0.0], [0.0, 1.0]])).numpy().tolist()
+        [[0.0, 1.0, 2.0], [9.0, 10.0, 11.0]]
     """
 
     def __init__(
         self,
-        input_size: int,
-        output_size: int,
+        input_size: int | None = None,
+        output_size: int | None = None,
         activation: Activation = activations.identity,
-        use_bias: bool = True,
+        use_bias: bool | None = None,
+        *,
+        weight: Any = None,
+        bias: Any = None,
         **kwargs: Any,
     ):
+        if _from_tensors(
+            "Dense",
+            {"input_size": input_size, "output_size": output_size},
+            {"weight": weight},
+            bias,
+            use_bias,
+        ):
+            weight = _given(weight, "weight", "Dense", ranks=(2, 3))
+            *batch, input_size, output_size = weight.shape.as_list()
+            if bias is not None:
+                bias = _given(bias, "bias", "Dense", ranks=(1, 2))
+                allowed = [[output_size], [1, output_size], *([[batch[0], output_size]] if batch else [])]
+                if bias.shape.as_list() not in allowed:
+                    raise ValueError(
+                        f"sd.Dense: bias= must have shape "
+                        f"{' or '.join(map(str, allowed))} for a weight of shape {weight.shape.as_list()}, "
+                        f"got {bias.shape.as_list()}"
+                    )
+            kwargs.setdefault("dtype", weight.dtype.name)
+            use_bias = bias is not None
         super().__init__(**kwargs)
         self.input_size = _positive_int(input_size, "input_size", "Dense")
         self.output_size = _positive_int(output_size, "output_size", "Dense")
         self.activation = _activation(activation, "Dense")
-        self.use_bias = bool(use_bias)
-        self.input_spec = keras.InputSpec(min_ndim=1, axes={-1: self.input_size})
-        self.weight = self.add_weight(
-            shape=(self.input_size, self.output_size), initializer="glorot_uniform", name="weight"
+        self.use_bias = True if use_bias is None else bool(use_bias)
+        weight_shape = (self.input_size, self.output_size) if weight is None else tuple(weight.shape)
+        #: Swift's ``batched``: a rank-3 weight, one matrix per example.
+        self.batched = len(weight_shape) == 3
+        self.input_spec = (
+            keras.InputSpec(ndim=2, axes={0: weight_shape[0], -1: self.input_size})
+            if self.batched
+            else keras.InputSpec(min_ndim=1, axes={-1: self.input_size})
         )
+        self.weight = _new_variable(self, "weight", weight_shape, weight, "glorot_uniform")
         self.bias = (
-            self.add_weight(shape=(self.output_size,), initializer="zeros", name="bias")
+            _new_variable(self, "bias", (self.output_size,) if bias is None else bias.shape, bias, "zeros")
             if self.use_bias
             else None
         )
         self.built = True
 
     def call(self, input):
-        y = keras.ops.matmul(input, self.weight)
+        if self.batched:  # S4TF: matmul(input.expandingShape(at: 1), weight).squeezingShape(at: 1)
+            y = keras.ops.einsum("bi,bio->bo", input, self.weight)
+        else:
+            y = keras.ops.matmul(input, self.weight)
         if self.bias is not None:
             y = y + self.bias
         return self.activation(y)
@@ -168,32 +303,188 @@ class Dense(Layer):
         return (*input_shape[:-1], self.output_size)
 
     def get_config(self) -> dict[str, Any]:
+        config = {**super().get_config(), "activation": keras.saving.serialize_keras_object(self.activation)}
+        if self.batched or (self.bias is not None and len(self.bias.shape) == 2):
+            # No sizes make this layer: from_config rebuilds it from tensors of these shapes.
+            bias_shape = None if self.bias is None else list(self.bias.shape)
+            return {**config, "weight_shape": list(self.weight.shape), "bias_shape": bias_shape}
         return {
-            **super().get_config(),
+            **config,
             "input_size": self.input_size,
             "output_size": self.output_size,
+            "use_bias": self.use_bias,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Dense:
+        config = dict(config)
+        if "weight_shape" in config:  # the saved variables replace these zeros
+            config["weight"] = tf.zeros(config.pop("weight_shape"))
+            bias_shape = config.pop("bias_shape")
+            config["bias"] = None if bias_shape is None else tf.zeros(bias_shape)
+        return super().from_config(config)
+
+
+class _Convolution(Layer):
+    """What the convolution layers share: filters and a bias made from sizes or from given
+    tensors, strides, padding, dilations and an activation, over channels-last inputs.
+
+    A subclass's ``__init__`` takes Swift's labels and passes them on; its class attributes name
+    its filter variables (in S4TF's order) with their axes. The convolution here is the plain one
+    (``Conv1D/2D/3D``); other kinds override ``_channels``, ``_convolve`` and
+    ``compute_output_shape``. One-dimensional layers take one integer ``stride=``/``dilation=``,
+    as in Swift; the others ``strides=``/``dilations=``.
+    """
+
+    _swift: ClassVar[str] = "Conv2D"
+    #: The number of spatial axes.
+    _spatial: ClassVar[int] = 2
+    #: The filter variables, in S4TF's order, each with its axes (for messages).
+    _filters: ClassVar[dict[str, str]] = {"filter": "(height, width, input channels, output channels)"}
+    #: Whether the layer takes dilations (transposed convolutions do not, as in S4TF).
+    _takes_dilations: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        shapes: dict[str, Any],
+        tensors: dict[str, Any],
+        bias: Any,
+        use_bias: bool | None,
+        strides: Any,
+        padding: Any,
+        dilations: Any,
+        activation: Activation,
+        **kwargs: Any,
+    ):
+        layer, rank = self._swift, self._spatial + 2
+        sizes = {f"{name}_shape": shapes[name] for name in self._filters}
+        given: dict[str, tf.Tensor | None] = dict.fromkeys(self._filters)
+        if _from_tensors(layer, sizes, tensors, bias, use_bias):
+            filters = [_given(tensors[name], name, layer, ranks=(rank,)) for name in self._filters]
+            given = dict(zip(self._filters, filters, strict=True))
+            filter_shapes = {
+                name: tuple(f.shape.as_list()) for name, f in zip(self._filters, filters, strict=True)
+            }
+            kwargs.setdefault("dtype", filters[0].dtype.name)
+            use_bias = bias is not None
+        else:
+            filter_shapes = {name: self._filter_shape(shapes[name], name) for name in self._filters}
+        super().__init__(**kwargs)
+        for name, shape in filter_shapes.items():
+            setattr(self, f"{name}_shape", shape)
+        input_channels, output_channels = self._channels()
+        if bias is not None:
+            bias = _given(bias, "bias", layer, ranks=(1,))
+            if bias.shape.as_list() != [output_channels]:
+                raise ValueError(
+                    f"sd.{layer}: bias= must have shape [{output_channels}] (the output channels), "
+                    f"got {bias.shape.as_list()}"
+                )
+        self._strides = _sizes(strides, self._spatial, self._stride_label, layer)
+        self._dilations = _sizes(dilations, self._spatial, self._dilation_label, layer)
+        one = self._spatial == 1  # Swift's 1-D layers take one integer
+        setattr(self, self._stride_label, self._strides[0] if one else self._strides)
+        if self._takes_dilations:
+            setattr(self, self._dilation_label, self._dilations[0] if one else self._dilations)
+        self.padding = _padding(padding, layer)
+        self.activation = _activation(activation, layer)
+        self.use_bias = True if use_bias is None else bool(use_bias)
+        self.input_spec = keras.InputSpec(ndim=rank, axes={-1: input_channels})
+        for name in self._filters:
+            setattr(self, name, _new_variable(self, name, filter_shapes[name], given[name], "glorot_uniform"))
+        self.bias = _new_variable(self, "bias", (output_channels,), bias, "zeros") if self.use_bias else None
+        self.built = True
+
+    @property
+    def _stride_label(self) -> str:
+        return "stride" if self._spatial == 1 else "strides"
+
+    @property
+    def _dilation_label(self) -> str:
+        return "dilation" if self._spatial == 1 else "dilations"
+
+    def _filter_shape(self, value: Any, name: str) -> tuple[int, ...]:
+        try:
+            shape = tuple(value)
+        except TypeError:
+            shape = ()
+        if len(shape) != self._spatial + 2:
+            raise ValueError(f"sd.{self._swift}: {name}_shape= must be {self._filters[name]}, got {value!r}")
+        return tuple(_positive_int(size, f"{name}_shape", self._swift) for size in shape)
+
+    def _channels(self) -> tuple[int, int]:
+        """``(input channels, output channels)`` of the filter shapes (checked against each other)."""
+        return self.filter_shape[-2], self.filter_shape[-1]
+
+    def _convolve(self, input):
+        convolution = {1: tf.nn.conv1d, 2: tf.nn.conv2d, 3: tf.nn.conv3d}[self._spatial]
+        # TensorFlow's kernels take strides and dilations together, as S4TF's conv2D does
+        # (keras.ops.conv and tf.nn.convolution refuse strides > 1 with dilations > 1).
+        return convolution(
+            input,
+            self.filter,
+            [1, *self._strides, 1],
+            self.padding.upper(),
+            dilations=[1, *self._dilations, 1],
+        )
+
+    def call(self, input):
+        input = tf.convert_to_tensor(input)
+        # An input smaller than a "valid" window: a short error naming the layer, not the kernel's.
+        self.compute_output_shape(tuple(input.shape))
+        y = self._convolve(input)
+        if self.bias is not None:
+            y = y + self.bias
+        return self.activation(y)
+
+    def compute_output_shape(self, input_shape: Shape) -> tuple[int | None, ...]:
+        window, channels = self.filter_shape[:-2], self.filter_shape[-1]
+        return _windowed_shape(
+            input_shape, window, self._strides, self._dilations, self.padding, channels, self._swift
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        config = {
+            **super().get_config(),
+            **{f"{name}_shape": getattr(self, f"{name}_shape") for name in self._filters},
+            self._stride_label: getattr(self, self._stride_label),
+            "padding": self.padding,
+        }
+        if self._takes_dilations:
+            config[self._dilation_label] = getattr(self, self._dilation_label)
+        return {
+            **config,
             "activation": keras.saving.serialize_keras_object(self.activation),
             "use_bias": self.use_bias,
         }
 
 
 @_register
-class Conv2D(Layer):
-    """Swift ``Conv2D(filterShape:strides:padding:dilations:activation:)``, NHWC.
+class Conv2D(_Convolution):
+    """Swift ``Conv2D(filterShape:strides:padding:dilations:activation:)``, ``Conv2D(filter:bias:…)``.
+
+    A 2-D convolution over NHWC inputs. Built from ``filter_shape=`` the variables are new: a
+    Glorot-uniform ``filter`` and a zero ``bias``. Built from given tensors (``filter=``, ``bias=``)
+    they start as copies of those tensors, in their dtype unless ``dtype=`` says otherwise.
 
     Args:
         filter_shape: ``(height, width, input channels, output channels)``.
         strides: The step of the filter along height and width (an integer for both).
         padding: ``"valid"`` (no padding) or ``"same"`` (output size ``ceil(input / stride)``).
-        dilations: The dilation of the filter along height and width (an integer for both).
+        dilations: The dilation of the filter along height and width (an integer for both);
+            strides and dilations above 1 may be combined, as in S4TF.
         activation: A function such as ``sd.relu`` (or a Keras activation name); the identity by
             default.
-        use_bias: Whether to add ``bias``.
+        use_bias: With ``filter_shape=``, whether to add ``bias`` (``True`` by default).
+        filter: Instead of ``filter_shape=``: the filter, ``[height, width, input channels,
+            output channels]``.
+        bias: With ``filter=``: ``[output channels]``; ``None``, the default, adds no bias, like
+            Swift's ``bias: nil``.
         **kwargs: Passed to ``keras.layers.Layer`` (``name=``, ``dtype=``, ...).
 
     Attributes:
-        filter: ``filter_shape``, Glorot uniform.
-        bias: ``[output channels]``, zeros (``None`` without ``use_bias``).
+        filter: ``filter_shape``.
+        bias: ``[output channels]``; ``None`` without a bias.
 
     Input shape:
         ``[batch, height, width, input channels]``.
@@ -202,78 +493,50 @@ class Conv2D(Layer):
         ``[batch, new height, new width, output channels]``.
 
     Raises:
+        TypeError: Both ``filter_shape=`` and ``filter=`` are given, or neither; ``bias=`` comes
+            without ``filter=`` or ``use_bias=`` with it; a given tensor is not floating;
+            ``activation`` is not a function.
         ValueError: An argument is malformed; at call, the input is not of rank 4 or has the wrong
             number of channels (Keras' ``InputSpec`` check).
-        TypeError: ``activation`` is not a function.
 
     Examples:
         >>> import tensorflow as tf, swiftdiff as sd
         >>> conv = sd.Conv2D(filter_shape=(5, 5, 3, 6))
         >>> conv(tf.ones([10, 16, 16, 3])).shape
         TensorShape([10, 12, 12, 6])
+        >>> given = sd.Conv2D(filter=tf.ones([2, 2, 1, 1]), bias=tf.constant([0.5]), strides=(2, 2))
+        >>> given(tf.ones([1, 4, 4, 1]))[0, :, :, 0].numpy().tolist()
+        [[4.5, 4.5], [4.5, 4.5]]
     """
+
+    _swift = "Conv2D"
+    _spatial = 2
+    _filters = {"filter": "(height, width, input channels, output channels)"}
 
     def __init__(
         self,
-        filter_shape: Sequence[int],
+        filter_shape: Sequence[int] | None = None,
         strides: int | Sequence[int] = (1, 1),
         padding: str = "valid",
         dilations: int | Sequence[int] = (1, 1),
         activation: Activation = activations.identity,
-        use_bias: bool = True,
+        use_bias: bool | None = None,
+        *,
+        filter: Any = None,
+        bias: Any = None,
         **kwargs: Any,
     ):
-        super().__init__(**kwargs)
-        filter_shape = tuple(filter_shape)
-        if len(filter_shape) != 4:
-            raise ValueError(
-                f"sd.Conv2D: filter_shape= must be (height, width, input channels, output "
-                f"channels), got {filter_shape!r}"
-            )
-        self.filter_shape = tuple(_positive_int(v, "filter_shape", "Conv2D") for v in filter_shape)
-        self.strides = _pair(strides, "strides", "Conv2D")
-        self.padding = _padding(padding, "Conv2D")
-        self.dilations = _pair(dilations, "dilations", "Conv2D")
-        self.activation = _activation(activation, "Conv2D")
-        self.use_bias = bool(use_bias)
-        self.input_spec = keras.InputSpec(ndim=4, axes={-1: self.filter_shape[2]})
-        self.filter = self.add_weight(shape=self.filter_shape, initializer="glorot_uniform", name="filter")
-        self.bias = (
-            self.add_weight(shape=(self.filter_shape[-1],), initializer="zeros", name="bias")
-            if self.use_bias
-            else None
+        super().__init__(
+            {"filter": filter_shape},
+            {"filter": filter},
+            bias,
+            use_bias,
+            strides,
+            padding,
+            dilations,
+            activation,
+            **kwargs,
         )
-        self.built = True
-
-    def call(self, input):
-        y = keras.ops.conv(
-            input, self.filter, strides=self.strides, padding=self.padding, dilation_rate=self.dilations
-        )
-        if self.bias is not None:
-            y = y + self.bias
-        return self.activation(y)
-
-    def compute_output_shape(self, input_shape: Shape) -> tuple[int | None, ...]:
-        return _windowed_shape(
-            input_shape,
-            self.filter_shape[:2],
-            self.strides,
-            self.dilations,
-            self.padding,
-            self.filter_shape[-1],
-            "Conv2D",
-        )
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            **super().get_config(),
-            "filter_shape": self.filter_shape,
-            "strides": self.strides,
-            "padding": self.padding,
-            "dilations": self.dilations,
-            "activation": keras.saving.serialize_keras_object(self.activation),
-            "use_bias": self.use_bias,
-        }
 
 
 class _Pool2D(Layer):
@@ -299,6 +562,7 @@ class _Pool2D(Layer):
         raise NotImplementedError
 
     def call(self, input):
+        self.compute_output_shape(tuple(input.shape))  # a short error for an input smaller than the window
         return self._pool(input)
 
     def compute_output_shape(self, input_shape: Shape) -> tuple[int | None, ...]:

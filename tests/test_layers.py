@@ -238,3 +238,11 @@ def test_a_layer_runs_its_call_once_per_call():
     layer = Noisy()
     np.testing.assert_array_equal(layer(tf.ones([1, 3])), [[3.0, 3.0]])
     assert layer.built and layer.inner.built and len(calls) == 1
+
+
+@pytest.mark.parametrize("layer", [sd.MaxPool2D, sd.AvgPool2D])
+def test_a_pool_on_an_input_smaller_than_its_window_names_the_layer(layer):
+    """Not oneDNN's 'could not create a descriptor' from inside TensorFlow."""
+    message = rf"sd\.{layer.__name__}: inputs of shape \[1, 2, 2, 1\] are smaller"
+    with pytest.raises(ValueError, match=message):
+        layer(pool_size=(4, 4))(tf.ones([1, 2, 2, 1]))

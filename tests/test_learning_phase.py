@@ -68,9 +68,8 @@ def test_model_fit_trains_in_training_whatever_the_phase():
 
 
 def test_with_learning_phase_restores_the_previous_phase_even_when_the_block_raises():
-    with pytest.raises(RuntimeError):
-        with sd.with_learning_phase(sd.LearningPhase.training):
-            raise RuntimeError
+    with pytest.raises(RuntimeError), sd.with_learning_phase(sd.LearningPhase.training):
+        raise RuntimeError
     assert sd.Context.local.learning_phase is sd.LearningPhase.inference
     with sd.with_learning_phase(sd.LearningPhase.training):
         with sd.with_learning_phase(sd.LearningPhase.inference):
@@ -103,8 +102,7 @@ def test_a_checkpointed_layer_recomputes_in_the_phase_of_its_forward_pass(mode):
 
 
 def test_a_phase_that_is_not_a_learning_phase_is_a_type_error():
-    with pytest.raises(TypeError, match="sd.with_learning_phase"):
-        with sd.with_learning_phase("training"):
-            pass
+    with pytest.raises(TypeError, match="sd.with_learning_phase"), sd.with_learning_phase("training"):
+        pass
     with pytest.raises(TypeError, match="learning_phase"):
         sd.Context.local.learning_phase = True

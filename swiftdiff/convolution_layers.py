@@ -1,0 +1,689 @@
+"""S4TF's other convolution layers on Keras 3: ``Conv1D``, ``Conv3D``, ``TransposedConv1D/2D/3D``,
+``DepthwiseConv2D``, ``SeparableConv2D``.
+
+They follow ``sd.Conv2D`` (``swiftdiff.layers``, whose ``_Convolution`` they share): Swift's labels
+(1-D layers take one integer ``stride=``/``dilation=``, the others tuples), S4TF's variable names
+and layouts (a transposed filter is ``[*kernel, output channels, input channels]``), Glorot-uniform
+filters and zero biases made at construction from ``filter_shape=``, or variables that start as
+given tensors (``filter=``, ``bias=``; no ``bias=`` is Swift's ``bias: nil``). Convolutions run on
+TensorFlow's own kernels, which take strides and dilations together as S4TF's do; inputs are
+channels-last and checked by each layer's ``keras.InputSpec``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from . import activations
+from .layers import Activation, Shape, _Convolution, _windowed_shape
+
+_register = keras.saving.register_keras_serializable(package="swiftdiff")
+
+
+@_register
+class Conv1D(_Convolution):
+    """Swift ``Conv1D(filterShape:stride:padding:dilation:activation:)``, ``Conv1D(filter:bias:…)``.
+
+    A 1-D (temporal) convolution over ``[batch, width, channels]`` inputs. Built from
+    ``filter_shape=`` the variables are new: a Glorot-uniform ``filter`` and a zero ``bias``. Built
+    from given tensors (``filter=``, ``bias=``) they start as copies of those tensors, in their
+    dtype unless ``dtype=`` says otherwise.
+
+    Args:
+        filter_shape: ``(width, input channels, output channels)``.
+        stride: The step of the filter (one integer, as in Swift).
+        padding: ``"valid"`` (no padding) or ``"same"`` (output width ``ceil(width / stride)``).
+        dilation: The dilation of the filter (one integer); it may be combined with a stride.
+        activation: A function such as ``sd.relu`` (or a Keras activation name); the identity by
+            default.
+        use_bias: With ``filter_shape=``, whether to add ``bias`` (``True`` by default).
+        filter: Instead of ``filter_shape=``: the filter, ``[width, input channels, output
+            channels]``.
+        bias: With ``filter=``: ``[output channels]``; ``None``, the default, adds no bias.
+        **kwargs: Passed to ``keras.layers.Layer`` (``name=``, ``dtype=``, ...).
+
+    Attributes:
+        filter: ``[width, input channels, output channels]``.
+        bias: ``[output channels]``; ``None`` without a bias.
+
+    Input shape:
+        ``[batch, width, input channels]``.
+
+    Output shape:
+        ``[batch, new width, output channels]``.
+
+    Raises:
+        TypeError: Both ``filter_shape=`` and ``filter=`` are given, or neither; ``bias=`` comes
+            without ``filter=`` or ``use_bias=`` with it; a given tensor is not floating;
+            ``activation`` is not a function.
+        ValueError: An argument is malformed or a given tensor has the wrong shape; at call, the
+            input is not of rank 3 or has the wrong number of channels (Keras' ``InputSpec``).
+
+    Examples:
+        >>> import tensorflow as tf, swiftdiff as sd
+        >>> conv = sd.Conv1D(filter_shape=(3, 2, 4), stride=2, padding="same")
+        >>> conv(tf.ones([5, 9, 2])).shape
+        TensorShape([5, 5, 4])
+        >>> total = sd.Conv1D(filter=tf.ones([2, 1, 1]), bias=tf.constant([10.0]))
+        >>> total(tf.constant([[[1.0], [2.0], [3.0]]]))[0, :, 0].numpy().tolist()
+        [13.0, 15.0]
+    """
+
+    _swift = "Conv1D"
+    _spatial = 1
+    _filters = {"filter": "(width, input channels, output channels)"}
+
+    def __init__(
+        self,
+        filter_shape: Sequence[int] | None = None,
+        stride: int = 1,
+        padding: str = "valid",
+        dilation: int = 1,
+        activation: Activation = activations.identity,
+        use_bias: bool | None = None,
+        *,
+        filter: Any = None,
+        bias: Any = None,
+        **kwargs: Any,
+    ):
+        super().__init__(
+            {"filter": filter_shape},
+            {"filter": filter},
+            bias,
+            use_bias,
+            stride,
+            padding,
+            dilation,
+            activation,
+            **kwargs,
+        )
+
+
+@_register
+class Conv3D(_Convolution):
+    """Swift ``Conv3D(filterShape:strides:padding:dilations:activation:)``, ``Conv3D(filter:bias:…)``.
+
+    A 3-D convolution over ``[batch, depth, height, width, channels]`` inputs. Built from
+    ``filter_shape=`` the variables are new: a Glorot-uniform ``filter`` and a zero ``bias``. Built
+    from given tensors (``filter=``, ``bias=``) they start as copies of those tensors. Any dilations
+    are accepted (S4TF requires the last one to be 1).
+
+    Args:
+        filter_shape: ``(depth, height, width, input channels, output channels)``.
+        strides: The step of the filter along depth, height and width (an integer for all three).
+        padding: ``"valid"`` (no padding) or ``"same"`` (output size ``ceil(input / stride)``).
+        dilations: The dilation of the filter along each spatial axis (an integer for all three).
+        activation: A function such as ``sd.relu`` (or a Keras activation name); the identity by
+            default.
+        use_bias: With ``filter_shape=``, whether to add ``bias`` (``True`` by default).
+        filter: Instead of ``filter_shape=``: the filter, ``[depth, height, width, input
+            channels, output channels]``.
+        bias: With ``filter=``: ``[output channels]``; ``None``, the default, adds no bias.
+        **kwargs: Passed to ``keras.layers.Layer`` (``name=``, ``dtype=``, ...).
+
+    Attributes:
+        filter: ``[depth, height, width, input channels, output channels]``.
+        bias: ``[output channels]``; ``None`` without a bias.
+
+    Input shape:
+        ``[batch, depth, height, width, input channels]``.
+
+    Output shape:
+        ``[batch, new depth, new height, new width, output channels]``.
+
+    Raises:
+        TypeError: Both ``filter_shape=`` and ``filter=`` are given, or neither; ``bias=`` comes
+            without ``filter=`` or ``use_bias=`` with it; a given tensor is not floating;
+            ``activation`` is not a function.
+        ValueError: An argument is malformed or a given tensor has the wrong shape; at call, the
+            input is not of rank 5 or has the wrong number of channels (Keras' ``InputSpec``).
+
+    Examples:
+        >>> import tensorflow as tf, swiftdiff as sd
+        >>> conv = sd.Conv3D(filter_shape=(2, 3, 3, 1, 4), strides=(1, 2, 2))
+        >>> conv(tf.ones([2, 4, 9, 9, 1])).shape
+        TensorShape([2, 3, 4, 4, 4])
+    """
+
+    _swift = "Conv3D"
+    _spatial = 3
+    _filters = {"filter": "(depth, height, width, input channels, output channels)"}
+
+    def __init__(
+        self,
+        filter_shape: Sequence[int] | None = None,
+        strides: int | Sequence[int] = (1, 1, 1),
+        padding: str = "valid",
+        dilations: int | Sequence[int] = (1, 1, 1),
+        activation: Activation = activations.identity,
+        use_bias: bool | None = None,
+        *,
+        filter: Any = None,
+        bias: Any = None,
+        **kwargs: Any,
+    ):
+        super().__init__(
+            {"filter": filter_shape},
+            {"filter": filter},
+            bias,
+            use_bias,
+            strides,
+            padding,
+            dilations,
+            activation,
+            **kwargs,
+        )
+
+    def _convolve(self, input):
+        # TensorFlow's Conv3D infers a wrong static shape for dilations (it swaps height's and
+        # width's), so a dilated filter is convolved instead.
+        return tf.nn.conv3d(
+            input, _dilated_filter(self.filter, self._dilations), [1, *self._strides, 1], self.padding.upper()
+        )
+
+
+class _TransposedConvolution(_Convolution):
+    """What ``TransposedConv1D/2D/3D`` share: the adjoint of a convolution, S4TF's output sizes.
+
+    The filter is ``[*kernel, output channels, input channels]`` (the layout of the convolution
+    it transposes, and Keras' ``Conv*DTranspose`` kernels). Per spatial axis the output has
+    ``size * stride`` entries with ``same`` padding and ``(size - 1) * stride + kernel`` with
+    ``valid`` padding, as S4TF computes them; there is no dilation, as in S4TF.
+    """
+
+    _takes_dilations = False
+
+    def _channels(self) -> tuple[int, int]:
+        return self.filter_shape[-1], self.filter_shape[-2]
+
+    def _output_size(self, size: Any, kernel: int, stride: int) -> Any:
+        return size * stride if self.padding == "same" else (size - 1) * stride + kernel
+
+    def _convolve(self, input):
+        dynamic = tf.shape(input)
+        spatial = [
+            self._output_size(
+                dynamic[axis] if input.shape[axis] is None else input.shape[axis], kernel, stride
+            )
+            for axis, kernel, stride in zip(
+                range(1, self._spatial + 1), self.filter_shape[: self._spatial], self._strides, strict=True
+            )
+        ]
+        output_shape = tf.stack([dynamic[0], *spatial, self.filter_shape[-2]])
+        y = tf.nn.conv_transpose(
+            input, self.filter, output_shape, [1, *self._strides, 1], self.padding.upper()
+        )
+        y.set_shape(self.compute_output_shape(tuple(input.shape)))
+        return y
+
+    def compute_output_shape(self, input_shape: Shape) -> tuple[int | None, ...]:
+        batch, *sizes, _ = input_shape
+        spatial = [
+            None if size is None else self._output_size(size, kernel, stride)
+            for size, kernel, stride in zip(
+                sizes, self.filter_shape[: self._spatial], self._strides, strict=True
+            )
+        ]
+        return (batch, *spatial, self.filter_shape[-2])
+
+
+@_register
+class TransposedConv1D(_TransposedConvolution):
+    """Swift ``TransposedConv1D(filterShape:stride:padding:activation:)``, ``TransposedConv1D(filter:…)``.
+
+    A 1-D transposed convolution (the adjoint of ``Conv1D``, e.g. to upsample a sequence) over
+    ``[batch, width, channels]`` inputs. The output width is ``width * stride`` with ``"same"``
+    padding and ``(width - 1) * stride + kernel width`` with ``"valid"``, as in S4TF. The filter is
+    ``[width, output channels, input channels]``; S4TF sizes the bias and the output by the last
+    (input) axis, which works only when the two channel counts agree, so here both follow the
+    output-channel axis.
+
+    Args:
+        filter_shape: ``(width, output channels, input channels)``.
+        stride: The upsampling step (one integer, as in Swift).
+        padding: ``"valid"`` or ``"same"`` (see above).
+        activation: A function such as ``sd.relu`` (or a Keras activation name); the identity by
+            default.
+        use_bias: With ``filter_shape=``, whether to add ``bias`` (``True`` by default).
+        filter: Instead of ``filter_shape=``: the filter, ``[width, output channels, input
+            channels]``.
+        bias: With ``filter=``: ``[output channels]``; ``None``, the default, adds no bias.
+        **kwargs: Passed to ``keras.layers.Layer`` (``name=``, ``dtype=``, ...).
+
+    Attributes:
+        filter: ``[width, output channels, input channels]``.
+        bias: ``[output channels]``; ``None`` without a bias.
+
+    Input shape:
+        ``[batch, width, input channels]``.
+
+    Output shape:
+        ``[batch, new width, output channels]``.
+
+    Raises:
+        TypeError: Both ``filter_shape=`` and ``filter=`` are given, or neither; ``bias=`` comes
+            without ``filter=`` or ``use_bias=`` with it; a given tensor is not floating;
+            ``activation`` is not a function.
+        ValueError: An argument is malformed or a given tensor has the wrong shape; at call, the
+            input is not of rank 3 or has the wrong number of channels (Keras' ``InputSpec``).
+
+    Examples:
+        >>> import tensorflow as tf, swiftdiff as sd
+        >>> up = sd.TransposedConv1D(filter_shape=(3, 4, 2), stride=2)
+        >>> up(tf.ones([5, 6, 2])).shape
+        TensorShape([5, 13, 4])
+        >>> spread = sd.TransposedConv1D(filter=tf.ones([2, 1, 1]), stride=2)
+        >>> spread(tf.constant([[[1.0], [2.0]]]))[0, :, 0].numpy().tolist()
+        [1.0, 1.0, 2.0, 2.0]
+    """
+
+    _swift = "TransposedConv1D"
+    _spatial = 1
+    _filters = {"filter": "(width, output channels, input channels)"}
+
+    def __init__(
+        self,
+        filter_shape: Sequence[int] | None = None,
+        stride: int = 1,
+        padding: str = "valid",
+        activation: Activation = activations.identity,
+        use_bias: bool | None = None,
+        *,
+        filter: Any = None,
+        bias: Any = None,
+        **kwargs: Any,
+    ):
+        super().__init__(
+            {"filter": filter_shape},
+            {"filter": filter},
+            bias,
+            use_bias,
+            stride,
+            padding,
+            1,
+            activation,
+            **kwargs,
+        )
+
+
+@_register
+class TransposedConv2D(_TransposedConvolution):
+    """Swift ``TransposedConv2D(filterShape:strides:padding:activation:)``, ``TransposedConv2D(filter:…)``.
+
+    A 2-D transposed convolution (the adjoint of ``Conv2D``, e.g. to upsample an image) over NHWC
+    inputs. Each output size is ``size * stride`` with ``"same"`` padding and ``(size - 1) * stride +
+    kernel size`` with ``"valid"``, as in S4TF. The filter is ``[height, width, output channels,
+    input channels]``, as in S4TF and Keras' ``Conv2DTranspose``.
+
+    Args:
+        filter_shape: ``(height, width, output channels, input channels)``.
+        strides: The upsampling step along height and width (an integer for both).
+        padding: ``"valid"`` or ``"same"`` (see above).
+        activation: A function such as ``sd.relu`` (or a Keras activation name); the identity by
+            default.
+        use_bias: With ``filter_shape=``, whether to add ``bias`` (``True`` by default).
+        filter: Instead of ``filter_shape=``: the filter, ``[height, width, output channels,
+            input channels]``.
+        bias: With ``filter=``: ``[output channels]``; ``None``, the default, adds no bias.
+        **kwargs: Passed to ``keras.layers.Layer`` (``name=``, ``dtype=``, ...).
+
+    Attributes:
+        filter: ``[height, width, output channels, input channels]``.
+        bias: ``[output channels]``; ``None`` without a bias.
+
+    Input shape:
+        ``[batch, height, width, input channels]``.
+
+    Output shape:
+        ``[batch, new height, new width, output channels]``.
+
+    Raises:
+        TypeError: Both ``filter_shape=`` and ``filter=`` are given, or neither; ``bias=`` comes
+            without ``filter=`` or ``use_bias=`` with it; a given tensor is not floating;
+            ``activation`` is not a function.
+        ValueError: An argument is malformed or a given tensor has the wrong shape; at call, the
+            input is not of rank 4 or has the wrong number of channels (Keras' ``InputSpec``).
+
+    Examples:
+        >>> import tensorflow as tf, swiftdiff as sd
+        >>> up = sd.TransposedConv2D(filter_shape=(2, 2, 3, 8), strides=(2, 2), padding="same")
+        >>> up(tf.ones([1, 7, 7, 8])).shape
+        TensorShape([1, 14, 14, 3])
+    """
+
+    _swift = "TransposedConv2D"
+    _spatial = 2
+    _filters = {"filter": "(height, width, output channels, input channels)"}
+
+    def __init__(
+        self,
+        filter_shape: Sequence[int] | None = None,
+        strides: int | Sequence[int] = (1, 1),
+        padding: str = "valid",
+        activation: Activation = activations.identity,
+        use_bias: bool | None = None,
+        *,
+        filter: Any = None,
+        bias: Any = None,
+        **kwargs: Any,
+    ):
+        super().__init__(
+            {"filter": filter_shape},
+            {"filter": filter},
+            bias,
+            use_bias,
+            strides,
+            padding,
+            1,
+            activation,
+            **kwargs,
+        )
+
+
+@_register
+class TransposedConv3D(_TransposedConvolution):
+    """Swift ``TransposedConv3D(filterShape:strides:padding:activation:)``, ``TransposedConv3D(filter:…)``.
+
+    A 3-D transposed convolution (the adjoint of ``Conv3D``) over ``[batch, depth, height, width,
+    channels]`` inputs. Each output size is ``size * stride`` with ``"same"`` padding and ``(size -
+    1) * stride + kernel size`` with ``"valid"``, as in S4TF. The filter is ``[depth, height, width,
+    output channels, input channels]``; S4TF's ``filterShape:`` form sizes the bias by the last
+    (input) axis, which works only when the two channel counts agree, so here it follows the
+    output-channel axis.
+
+    Args:
+        filter_shape: ``(depth, height, width, output channels, input channels)``.
+        strides: The upsampling step along each spatial axis (an integer for all three).
+        padding: ``"valid"`` or ``"same"`` (see above).
+        activation: A function such as ``sd.relu`` (or a Keras activation name); the identity by
+            default.
+        use_bias: With ``filter_shape=``, whether to add ``bias`` (``True`` by default).
+        filter: Instead of ``filter_shape=``: the filter, ``[depth, height, width, output
+            channels, input channels]``.
+        bias: With ``filter=``: ``[output channels]``; ``None``, the default, adds no bias.
+        **kwargs: Passed to ``keras.layers.Layer`` (``name=``, ``dtype=``, ...).
+
+    Attributes:
+        filter: ``[depth, height, width, output channels, input channels]``.
+        bias: ``[output channels]``; ``None`` without a bias.
+
+    Input shape:
+        ``[batch, depth, height, width, input channels]``.
+
+    Output shape:
+        ``[batch, new depth, new height, new width, output channels]``.
+
+    Raises:
+        TypeError: Both ``filter_shape=`` and ``filter=`` are given, or neither; ``bias=`` comes
+            without ``filter=`` or ``use_bias=`` with it; a given tensor is not floating;
+            ``activation`` is not a function.
+        ValueError: An argument is malformed or a given tensor has the wrong shape; at call, the
+            input is not of rank 5 or has the wrong number of channels (Keras' ``InputSpec``).
+
+    Examples:
+        >>> import tensorflow as tf, swiftdiff as sd
+        >>> up = sd.TransposedConv3D(filter_shape=(2, 2, 2, 1, 4), strides=2)
+        >>> up(tf.ones([1, 3, 3, 3, 4])).shape
+        TensorShape([1, 6, 6, 6, 1])
+    """
+
+    _swift = "TransposedConv3D"
+    _spatial = 3
+    _filters = {"filter": "(depth, height, width, output channels, input channels)"}
+
+    def __init__(
+        self,
+        filter_shape: Sequence[int] | None = None,
+        strides: int | Sequence[int] = (1, 1, 1),
+        padding: str = "valid",
+        activation: Activation = activations.identity,
+        use_bias: bool | None = None,
+        *,
+        filter: Any = None,
+        bias: Any = None,
+        **kwargs: Any,
+    ):
+        super().__init__(
+            {"filter": filter_shape},
+            {"filter": filter},
+            bias,
+            use_bias,
+            strides,
+            padding,
+            1,
+            activation,
+            **kwargs,
+        )
+
+
+def _dilated_filter(filter, dilations: Sequence[int]):
+    """``filter`` with ``dilation - 1`` zeros between its taps along each leading (spatial) axis.
+
+    Convolving with it is the dilated convolution, computed by the undilated kernels. Used where
+    TensorFlow's dilated kernels fail: the CPU gradient of ``DepthwiseConv2dNative`` ignores its
+    dilations (or aborts in oneDNN), and ``Conv3D``'s static shape swaps the height and width
+    dilations, which breaks graphs and XLA.
+    """
+    filter = tf.convert_to_tensor(filter)
+    for axis, dilation in enumerate(dilations):
+        if dilation == 1:
+            continue
+        shape = filter.shape.as_list()
+        taps = [filter] + [tf.zeros_like(filter)] * (dilation - 1)
+        spread = tf.reshape(
+            tf.stack(taps, axis=axis + 1), [*shape[:axis], shape[axis] * dilation, *shape[axis + 1 :]]
+        )
+        filter = spread[(slice(None),) * axis + (slice(0, (shape[axis] - 1) * dilation + 1),)]
+    return filter
+
+
+def _depthwise(input, filter, strides: Sequence[int], padding: str, dilations: Sequence[int]):
+    # tf.nn.depthwise_conv2d takes dilations only with strides of 1; S4TF allows both, and
+    # TensorFlow's native dilations have a wrong CPU gradient, so the filter is dilated instead.
+    return tf.nn.depthwise_conv2d(
+        input, _dilated_filter(filter, dilations), [1, *strides, 1], padding.upper()
+    )
+
+
+@_register
+class DepthwiseConv2D(_Convolution):
+    """Swift ``DepthwiseConv2D(filterShape:strides:padding:dilations:activation:)``, ``(filter:bias:…)``.
+
+    A depthwise 2-D convolution over NHWC inputs: each input channel is convolved with its own
+    ``multiplier`` filters, giving ``input channels * multiplier`` output channels (channel ``c *
+    multiplier + m`` comes from input channel ``c`` and filter ``m``). The bias is ``[input channels
+    * multiplier]``, as in S4TF.
+
+    Args:
+        filter_shape: ``(height, width, input channels, channel multiplier)``.
+        strides: The step of the filter along height and width (an integer for both).
+        padding: ``"valid"`` (no padding) or ``"same"`` (output size ``ceil(input / stride)``).
+        dilations: The dilation of the filter along height and width (an integer for both).
+        activation: A function such as ``sd.relu`` (or a Keras activation name); the identity by
+            default.
+        use_bias: With ``filter_shape=``, whether to add ``bias`` (``True`` by default).
+        filter: Instead of ``filter_shape=``: the filter, ``[height, width, input channels,
+            channel multiplier]``.
+        bias: With ``filter=``: ``[input channels * multiplier]``; ``None``, the default, adds no
+            bias.
+        **kwargs: Passed to ``keras.layers.Layer`` (``name=``, ``dtype=``, ...).
+
+    Attributes:
+        filter: ``[height, width, input channels, channel multiplier]``.
+        bias: ``[input channels * multiplier]``; ``None`` without a bias.
+
+    Input shape:
+        ``[batch, height, width, input channels]``.
+
+    Output shape:
+        ``[batch, new height, new width, input channels * multiplier]``.
+
+    Raises:
+        TypeError: Both ``filter_shape=`` and ``filter=`` are given, or neither; ``bias=`` comes
+            without ``filter=`` or ``use_bias=`` with it; a given tensor is not floating;
+            ``activation`` is not a function.
+        ValueError: An argument is malformed or a given tensor has the wrong shape; at call, the
+            input is not of rank 4 or has the wrong number of channels (Keras' ``InputSpec``).
+
+    Examples:
+        >>> import tensorflow as tf, swiftdiff as sd
+        >>> depthwise = sd.DepthwiseConv2D(filter_shape=(3, 3, 4, 2), padding="same")
+        >>> depthwise(tf.ones([1, 8, 8, 4])).shape
+        TensorShape([1, 8, 8, 8])
+    """
+
+    _swift = "DepthwiseConv2D"
+    _spatial = 2
+    _filters = {"filter": "(height, width, input channels, channel multiplier)"}
+
+    def __init__(
+        self,
+        filter_shape: Sequence[int] | None = None,
+        strides: int | Sequence[int] = (1, 1),
+        padding: str = "valid",
+        dilations: int | Sequence[int] = (1, 1),
+        activation: Activation = activations.identity,
+        use_bias: bool | None = None,
+        *,
+        filter: Any = None,
+        bias: Any = None,
+        **kwargs: Any,
+    ):
+        super().__init__(
+            {"filter": filter_shape},
+            {"filter": filter},
+            bias,
+            use_bias,
+            strides,
+            padding,
+            dilations,
+            activation,
+            **kwargs,
+        )
+
+    def _channels(self) -> tuple[int, int]:
+        return self.filter_shape[2], self.filter_shape[2] * self.filter_shape[3]
+
+    def _convolve(self, input):
+        return _depthwise(input, self.filter, self._strides, self.padding, self._dilations)
+
+    def compute_output_shape(self, input_shape: Shape) -> tuple[int | None, ...]:
+        return _windowed_shape(
+            input_shape,
+            self.filter_shape[:2],
+            self._strides,
+            self._dilations,
+            self.padding,
+            self._channels()[1],
+            self._swift,
+        )
+
+
+@_register
+class SeparableConv2D(_Convolution):
+    """Swift ``SeparableConv2D(depthwiseFilterShape:pointwiseFilterShape:…)``, ``(depthwiseFilter:…)``.
+
+    A depthwise convolution (``depthwise_filter``, with the strides, padding and dilations) followed
+    by a convolution with ``pointwise_filter`` (stride 1, the same padding), as S4TF computes it; the
+    pointwise filter is usually ``1 x 1``, which makes this Keras' ``SeparableConv2D``.
+
+    Args:
+        depthwise_filter_shape: ``(height, width, input channels, channel multiplier)``.
+        pointwise_filter_shape: ``(height, width, input channels * multiplier, output channels)``,
+            usually ``(1, 1, …)``.
+        strides: The step of the depthwise filter along height and width (an integer for both).
+        padding: ``"valid"`` (no padding) or ``"same"`` (output size ``ceil(input / stride)``).
+        dilations: The dilation of the depthwise filter (an integer for both axes).
+        activation: A function such as ``sd.relu`` (or a Keras activation name); the identity by
+            default.
+        use_bias: With the shapes, whether to add ``bias`` (``True`` by default).
+        depthwise_filter: Instead of the shapes: the depthwise filter.
+        pointwise_filter: With ``depthwise_filter=``: the pointwise filter.
+        bias: With the filters: ``[output channels]``; ``None``, the default, adds no bias.
+        **kwargs: Passed to ``keras.layers.Layer`` (``name=``, ``dtype=``, ...).
+
+    Attributes:
+        depthwise_filter: ``[height, width, input channels, channel multiplier]``.
+        pointwise_filter: ``[height, width, input channels * multiplier, output channels]``.
+        bias: ``[output channels]``; ``None`` without a bias.
+
+    Input shape:
+        ``[batch, height, width, input channels]``.
+
+    Output shape:
+        ``[batch, new height, new width, output channels]``.
+
+    Raises:
+        TypeError: Both shapes and filters are given, or neither, or only one of a pair;
+            ``bias=`` comes without the filters or ``use_bias=`` with them; a given tensor is not
+            floating; ``activation`` is not a function.
+        ValueError: An argument is malformed, a given tensor has the wrong shape or the pointwise
+            filter does not take the depthwise filter's channels; at call, the input is not of
+            rank 4 or has the wrong number of channels (Keras' ``InputSpec``).
+
+    Examples:
+        >>> import tensorflow as tf, swiftdiff as sd
+        >>> separable = sd.SeparableConv2D(
+        ...     depthwise_filter_shape=(3, 3, 4, 2), pointwise_filter_shape=(1, 1, 8, 16))
+        >>> separable(tf.ones([1, 8, 8, 4])).shape
+        TensorShape([1, 6, 6, 16])
+    """
+
+    _swift = "SeparableConv2D"
+    _spatial = 2
+    _filters = {
+        "depthwise_filter": "(height, width, input channels, channel multiplier)",
+        "pointwise_filter": "(height, width, input channels * multiplier, output channels)",
+    }
+
+    def __init__(
+        self,
+        depthwise_filter_shape: Sequence[int] | None = None,
+        pointwise_filter_shape: Sequence[int] | None = None,
+        strides: int | Sequence[int] = (1, 1),
+        padding: str = "valid",
+        dilations: int | Sequence[int] = (1, 1),
+        activation: Activation = activations.identity,
+        use_bias: bool | None = None,
+        *,
+        depthwise_filter: Any = None,
+        pointwise_filter: Any = None,
+        bias: Any = None,
+        **kwargs: Any,
+    ):
+        super().__init__(
+            {"depthwise_filter": depthwise_filter_shape, "pointwise_filter": pointwise_filter_shape},
+            {"depthwise_filter": depthwise_filter, "pointwise_filter": pointwise_filter},
+            bias,
+            use_bias,
+            strides,
+            padding,
+            dilations,
+            activation,
+            **kwargs,
+        )
+
+    def _channels(self) -> tuple[int, int]:
+        height, width, channels, multiplier = self.depthwise_filter_shape
+        pointwise = self.pointwise_filter_shape
+        if pointwise[2] != channels * multiplier:
+            raise ValueError(
+                f"sd.SeparableConv2D: the pointwise filter {list(pointwise)} must take the depthwise "
+                f"filter's {channels} x {multiplier} = {channels * multiplier} channels (its axis 2)"
+            )
+        return channels, pointwise[3]
+
+    def _convolve(self, input):
+        depthwise = _depthwise(input, self.depthwise_filter, self._strides, self.padding, self._dilations)
+        return tf.nn.conv2d(depthwise, self.pointwise_filter, 1, self.padding.upper())
+
+    def compute_output_shape(self, input_shape: Shape) -> tuple[int | None, ...]:
+        depthwise, pointwise = self.depthwise_filter_shape, self.pointwise_filter_shape
+        shape = _windowed_shape(
+            input_shape, depthwise[:2], self._strides, self._dilations, self.padding, None, self._swift
+        )
+        return _windowed_shape(shape, pointwise[:2], (1, 1), (1, 1), self.padding, pointwise[3], self._swift)
