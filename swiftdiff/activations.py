@@ -1,9 +1,9 @@
 """S4TF's activation functions (swift-apis ``Operators/Math.swift``, final release).
 
-``relu``, ``sigmoid``, ``tanh``, ``softmax``, ``identity``, and the rest: ``log_softmax``, ``elu``,
-``selu``, ``leaky_relu``, ``relu6``, ``gelu``, ``swish``, ``softplus``, ``softsign``, ``hard_sigmoid``,
-``hard_swish``, ``mish``. Each is one TensorFlow op, or S4TF's formula written with a few, so gradients,
-``tf.function`` and XLA come from TensorFlow.
+``relu``, ``sigmoid``, ``tanh``, ``softmax``, ``identity``, and the rest: ``log_softmax``,
+``log_sigmoid``, ``elu``, ``selu``, ``leaky_relu``, ``relu6``, ``gelu``, ``swish``, ``softplus``,
+``softsign``, ``hard_sigmoid``, ``hard_swish``, ``mish``. Each is one TensorFlow op, or S4TF's
+formula written with a few, so gradients, ``tf.function`` and XLA come from TensorFlow.
 
 Every one is registered with Keras under ``swiftdiff>name``: passed as ``activation=`` to an sd layer or
 a Keras layer, it saves into a ``.keras`` file as itself and loads back without ``custom_objects``
@@ -99,21 +99,29 @@ def tanh(x: Any) -> tf.Tensor:
 
 
 @_register
-def softmax(x: Any) -> tf.Tensor:
-    """Swift ``softmax(_:)``: ``exp(x) / sum(exp(x))`` along the last axis.
+def softmax(x: Any, along_axis: int = -1) -> tf.Tensor:
+    """Swift ``softmax(_:)`` and ``softmax(_:alongAxis:)``: ``exp(x) / sum(exp(x))`` along an axis.
 
     Args:
         x: A floating tensor (or a value convertible to one).
+        along_axis: The axis to normalize along (Swift's ``alongAxis:``); the last by default.
 
     Returns:
-        A tensor of the same shape and dtype whose last axis sums to 1.
+        A tensor of the same shape and dtype that sums to 1 along ``along_axis``.
+
+    Raises:
+        TypeError: ``along_axis`` is not an integer.
 
     Examples:
         >>> import tensorflow as tf, swiftdiff as sd
         >>> sd.softmax(tf.constant([0.0, 0.0])).numpy().tolist()
         [0.5, 0.5]
+        >>> sd.softmax(tf.zeros([2, 3]), along_axis=0).numpy()[:, 0].tolist()
+        [0.5, 0.5]
     """
-    return tf.nn.softmax(x, axis=-1)
+    if isinstance(along_axis, bool) or not isinstance(along_axis, numbers.Integral):
+        raise TypeError(f"sd.softmax: along_axis= must be an integer, got {describe(along_axis)}")
+    return tf.nn.softmax(x, axis=int(along_axis))
 
 
 @_register
@@ -157,6 +165,27 @@ def log_softmax(x: Any) -> tf.Tensor:
     if x.shape.rank == 0:
         raise ValueError("sd.log_softmax: x is a scalar; it needs a last axis to normalize over")
     return tf.nn.log_softmax(x, axis=-1)
+
+
+@_register
+def log_sigmoid(x: Any) -> tf.Tensor:
+    """Swift ``logSigmoid(_:)``: ``log(sigmoid(x))``, computed stably as ``-softplus(-x)``.
+
+    Args:
+        x: A floating tensor (Python numbers and lists become float32).
+
+    Returns:
+        A tensor of the same shape and dtype.
+
+    Raises:
+        TypeError: ``x`` is not floating.
+
+    Examples:
+        >>> import tensorflow as tf, swiftdiff as sd
+        >>> [round(v, 4) for v in sd.log_sigmoid(tf.constant([0.0, -100.0])).numpy().tolist()]
+        [-0.6931, -100.0]
+    """
+    return -tf.math.softplus(-_floating_tensor(x, "log_sigmoid"))
 
 
 @_register

@@ -27,6 +27,11 @@ def _log_softmax(x):
 #: name -> (the sd function, its formula in NumPy). Formulas as S4TF's Math.swift states them.
 FORMULAS = {
     "log_softmax": (sd.log_softmax, _log_softmax),
+    "log_sigmoid": (sd.log_sigmoid, lambda x: -_softplus(-x)),
+    "softmax_first_axis": (
+        lambda x: sd.softmax(x, along_axis=0),
+        lambda x: np.exp(x) / np.exp(x).sum(axis=0, keepdims=True),
+    ),
     "elu": (sd.elu, lambda x: np.where(x < 0, np.exp(x) - 1, x)),
     "selu": (sd.selu, lambda x: SELU_SCALE * np.where(x < 0, SELU_ALPHA * (np.exp(x) - 1), x)),
     "leaky_relu": (sd.leaky_relu, lambda x: np.where(x > 0, x, 0.2 * x)),
@@ -103,7 +108,7 @@ def test_elementwise_activations_reach_their_limits():
     np.testing.assert_allclose(sd.log_softmax(tf.constant([0.0, 1e4])), [-1e4, 0.0])
 
 
-ACTIVATIONS = [name for name in FORMULAS if name != "leaky_relu_alpha"]
+ACTIVATIONS = [name for name in FORMULAS if name not in ("leaky_relu_alpha", "softmax_first_axis")]
 
 
 def test_activations_serve_as_activation_of_sd_and_keras_layers_and_survive_a_keras_file(tmp_path):
@@ -141,6 +146,7 @@ def test_gelu_is_the_tanh_approximation_not_the_exact_one():
 
 
 def test_swift_aliases():
+    assert sd.logSigmoid is sd.log_sigmoid
     assert sd.logSoftmax is sd.log_softmax and sd.leakyRelu is sd.leaky_relu
     assert sd.hardSigmoid is sd.hard_sigmoid and sd.hardSwish is sd.hard_swish
 
@@ -169,6 +175,8 @@ def test_swift_aliases():
             r"^sd\.leaky_relu: alpha= must be a real",
         ),
         (lambda: sd.log_softmax(1.0), ValueError, r"^sd\.log_softmax: x is a scalar"),
+        (lambda: sd.log_sigmoid("a"), TypeError, r"^sd\.log_sigmoid: x must be a floating tensor"),
+        (lambda: sd.softmax(tf.ones([2]), along_axis=0.5), TypeError, r"^sd\.softmax: along_axis="),
     ],
 )
 def test_bad_input_gets_a_short_error_naming_the_function(call, exception, match):

@@ -383,6 +383,8 @@ CASES = [
            lambda: sd.mish(tf.constant([1, 2])), TypeError, r"sd\.mish: x must be floating"),
     Misuse("leaky-relu-string-alpha", "leaky_relu", lambda: sd.leaky_relu(1.0, alpha="0.1"),
            TypeError, r"sd\.leaky_relu: alpha="),
+    Misuse("log-sigmoid-integers", "log_sigmoid", lambda: sd.log_sigmoid(tf.constant([1, 2])),
+           TypeError, r"sd\.log_sigmoid: x must be floating"),
     Misuse("log-softmax-scalar", "log_softmax", lambda: sd.log_softmax(1.0),
            ValueError, r"sd\.log_softmax: x is a scalar"),
     Misuse("l1-loss-shapes", "l1_loss", lambda: sd.l1_loss(predicted=tf.ones([2]), expected=tf.ones([3])),
