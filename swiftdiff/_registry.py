@@ -24,12 +24,15 @@ def resolve(function):
         return function
 
 
-def store(original, replacement):
-    """Registers ``replacement`` for ``original``; returns the replacement it displaced (or None)."""
+def update(original, make):
+    """Registers ``make(previous)`` for ``original``, atomically: ``make`` gets the replacement
+    registered so far (or None) and returns ``(replacement, detail)``. Returns ``(previous, detail)``.
+    """
     with _lock:
         previous = _replacements.get(original)
+        replacement, detail = make(previous)
         _replacements[original] = replacement
-        return previous
+        return previous, detail
 
 
 def original_of(function):

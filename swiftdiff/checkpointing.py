@@ -33,7 +33,7 @@ from collections.abc import Callable
 import keras
 import tensorflow as tf
 
-from . import _nest, _platform_internals
+from . import _context, _nest, _platform_internals
 from ._custom_vjp import BoundCall, custom_gradient_call, signature_of
 from ._platform_internals import (
     add_op_callback,
@@ -322,6 +322,9 @@ def _recomputing_forward(body, name: str, call: BoundCall):
         seen = _RandomnessSeen()
         # A layer called without training= follows the learning phase: recompute in the forward's.
         phase = Context.local.learning_phase
+        # Hooks (sd.with_derivative) in the body belong to the differentiation this run is part of;
+        # the recomputation re-creates them for it, whichever pass runs it.
+        owner = _context.hook_owner()
         args, kwargs = call.rebuild(inputs)
         created: list = []
         # Outermost: a Keras variable created inside the StatelessScope becomes a tf.Variable only
@@ -369,7 +372,12 @@ def _recomputing_forward(body, name: str, call: BoundCall):
                 inputs, _each_its_own(_exactly_after(inputs, cotangents[:1]))
             )
             reads: list = []
-            with _StateScope(before), _rewound(generator_states), with_learning_phase(phase):
+            with (
+                _StateScope(before),
+                _rewound(generator_states),
+                with_learning_phase(phase),
+                _context.owning(owner),
+            ):
                 with tf.GradientTape(watch_accessed_variables=False) as tape, _variable_reads_into(reads):
                     tape.watch(recompute_inputs)
                     tape.watch(variables)

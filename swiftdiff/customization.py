@@ -16,7 +16,16 @@ import keras
 import tensorflow as tf
 
 from . import _context, _nest, _registry
-from ._custom_vjp import BoundCall, call_with_vjp, custom_gradient_call, signature_of, split_vjp_result
+from ._custom_vjp import (
+    DIFFERENTIAL,
+    PULLBACK,
+    BoundCall,
+    call_with_derivatives,
+    call_with_vjp,
+    custom_gradient_call,
+    signature_of,
+    split_vjp_result,
+)
 from ._platform_internals import could_possibly_record, stop_recording
 from ._values import conform, convert_floating, describe, given_function, resolve_function
 from .diagnostics import DerivativeRegistrationWarning, warn
@@ -266,22 +275,51 @@ def _wrt_parameters(original, wrt, operator: str) -> frozenset | None:
     return frozenset(result)
 
 
-def _register(target: _Target, derivative_function, wrt: frozenset | None):
-    operator = target.operator
-    if not callable(derivative_function):
-        raise TypeError(
-            f"{operator}: the decorated derivative must be a function, got {describe(derivative_function)}"
-        )
-    original = target.function
-    label = (
-        f"the derivative registered for {original.__qualname__} "
-        f"({getattr(derivative_function, '__name__', 'derivative')})"
-    )
+def _declared_kind(derivative_function) -> str:
+    """What a derivative function returns, as far as can be told before calling it: a differential
+    when its return annotation or its own code names ``ValueWithDifferential``, else a pullback.
+
+    Swift tells the two apart by the declared result type; Python has only the code. What the
+    function returns when called decides in the end (``_custom_vjp._Derivatives``).
+    """
+    function = inspect.unwrap(derivative_function)
+    annotations = getattr(function, "__annotations__", None)
+    annotation = annotations.get("return", "") if isinstance(annotations, dict) else ""
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+    if "ValueWithDifferential" in text:
+        return DIFFERENTIAL
+    if "ValueWithPullback" in text:
+        return PULLBACK
+    code = getattr(function, "__code__", None)
+    if code is not None and "ValueWithDifferential" in code.co_names:
+        return DIFFERENTIAL
+    return PULLBACK
+
+
+def _name(function) -> str:
+    return getattr(function, "__name__", None) or type(function).__name__
+
+
+def _replacement(original, registered: dict, wrt: frozenset | None):
+    """The differentiable stand-in for ``original`` with the ``registered`` derivatives
+    (``{PULLBACK or DIFFERENTIAL: derivative function}``)."""
     signature = signature_of(original)
 
-    def vjp(*args, **kwargs):
-        with _context.deriving(original):
-            return derivative_function(*args, **kwargs)
+    def deriving(derivative_function):
+        def derive(*args, **kwargs):
+            with _context.deriving(original):
+                return derivative_function(*args, **kwargs)
+
+        return derive
+
+    functions = [
+        (
+            deriving(function),
+            f"the derivative registered for {original.__qualname__} ({_name(function)})",
+            kind,
+        )
+        for kind, function in registered.items()
+    ]
 
     @functools.wraps(original)
     def replacement(*args, **kwargs):
@@ -293,16 +331,46 @@ def _register(target: _Target, derivative_function, wrt: frozenset | None):
             return original(*args, **kwargs)  # Python's own error for a call that does not fit f
         if not call.slots:
             return original(*args, **kwargs)  # nothing differentiable was passed
-        return call_with_vjp(vjp, call, name=label)
+        return call_with_derivatives(call, functions)
 
     replacement.__swiftdiff_original__ = original  # type: ignore[attr-defined]
-    replacement.__swiftdiff_derivative__ = derivative_function  # type: ignore[attr-defined]
-    previous = _registry.store(original, replacement)
-    if previous is not None:
+    replacement.__swiftdiff_derivatives__ = registered  # type: ignore[attr-defined]
+    replacement.__swiftdiff_wrt__ = wrt  # type: ignore[attr-defined]
+    return replacement
+
+
+def _register(target: _Target, derivative_function, wrt: frozenset | None):
+    """Registers ``derivative_function`` for the target: it replaces one registered earlier that
+    returns the same kind (pullback or differential), with a warning, and joins one of the other
+    kind."""
+    operator = target.operator
+    if not callable(derivative_function):
+        raise TypeError(
+            f"{operator}: the decorated derivative must be a function, got {describe(derivative_function)}"
+        )
+    original = target.function
+    kind = _declared_kind(derivative_function)
+    other = PULLBACK if kind == DIFFERENTIAL else DIFFERENTIAL
+
+    def make(previous):
+        registered = dict(getattr(previous, "__swiftdiff_derivatives__", {}))
+        if other in registered and getattr(previous, "__swiftdiff_wrt__", None) != wrt:
+            raise TypeError(
+                f"{operator}: the {other} registered for {original.__qualname__} "
+                f"({_name(registered[other])}) differentiates other arguments (wrt=) than this "
+                f"{kind}; a pullback and a differential registered for one function must take the "
+                f"same wrt="
+            )
+        replaced = registered.get(kind)
+        registered[kind] = derivative_function
+        replacement = _replacement(original, registered, wrt)
+        return replacement, (replacement, replaced)
+
+    previous, (replacement, replaced) = _registry.update(original, make)
+    if replaced is not None:
         warn(
-            f"{operator}: replacing the derivative registered earlier "
-            f"({getattr(previous.__swiftdiff_derivative__, '__name__', '?')}) with "
-            f"{getattr(derivative_function, '__name__', '?')}",
+            f"{operator}: replacing the {kind} registered earlier ({_name(replaced)}) with "
+            f"{_name(derivative_function)}",
             DerivativeRegistrationWarning,
         )
     target.install(replacement, previous)
@@ -343,12 +411,41 @@ def derivative(*, of: Any = None, at: Any = _MISSING, in_: Any = None, wrt: Any 
 
     The decorated function takes ``f``'s arguments and returns ``(value, pullback)``; ``pullback(v)``
     returns one tangent per differentiable argument (bare for one). The decorator returns the
-    derivative function unchanged. Returning ``sd.ValueWithDifferential(value, differential)``
-    registers a forward-mode derivative (a JVP, Swift's ``(value:, differential:)``) instead:
-    ``differential(*tangents)`` takes one tangent per slot and returns the result's tangent; reverse
-    mode uses its transpose, exact because a differential is linear in its tangents. (Registering
-    both a JVP and a pullback for one ``f`` is not supported yet: the later registration replaces
-    the earlier, with a warning.)
+    derivative function unchanged.
+
+    **Differentials** (Swift's ``(value:, differential:)``): a derivative returning
+    ``sd.ValueWithDifferential(value, differential)`` registers a forward-mode derivative (a JVP):
+    ``differential(*tangents)`` takes one tangent per slot (a layer's is its ``TangentVector``) and
+    returns the result's tangent. ``f`` may have one pullback and one differential, registered in
+    either order:
+
+    * reverse mode (``gradient``, ``pullback``, a ``tf.GradientTape``, Keras training) uses the
+      registered pullback, or the differential's transpose when there is none (exact: a differential
+      is linear in its tangents);
+    * forward mode (``differential``, ``derivative(at=)``, ``value_with_derivative``,
+      ``value_with_differential``) calls the registered differential itself, or transposes the
+      pullback when there is none.
+
+    Which kind a derivative function is, is read from its code when it is registered: one whose
+    return annotation or own body names ``ValueWithDifferential`` is a differential, any other a
+    pullback. What it returns when called decides: a differential built by a helper function works
+    alone; next to a pullback, annotate it ``-> sd.ValueWithDifferential`` (two of one kind are a
+    ``TypeError`` when first used). A second registration of the same kind replaces the first with a
+    ``DerivativeRegistrationWarning``; one of the other kind joins it without a warning. Both must
+    take the same ``wrt=``.
+
+    **Higher order** (``sd.differential(at=x, of=lambda x: sd.gradient(at=x, of=g))`` is the
+    Hessian-vector product of ``g``, exact through ``f``): the derivative of ``f``'s pullback with
+    respect to its cotangent (what forward mode's transposition takes) is ``f``'s registered
+    differential when there is one, else TensorFlow's derivative of the pullback; how the pullback
+    and the differential depend on ``f``'s arguments is TensorFlow's derivative of their code. So
+    write them with TensorFlow operations on tensors derived from the arguments. A pullback (or a
+    differential) that depends on its cotangent (its tangents) in a way TensorFlow cannot
+    differentiate (NumPy, Python numbers, an operation without a gradient) is a ``TypeError`` where
+    forward mode or a higher-order derivative needs its derivative, never a zero (in a graph, an
+    assertion that fails when it runs). A value a derivative takes out of TensorFlow (``x.numpy()``,
+    ``float(x)``) or blocks (``tf.stop_gradient``) is a constant to higher-order derivatives, as in
+    any TensorFlow code (like a comparison mask, whose derivative is zero).
 
     Which arguments have a tangent slot (one rule, Swift's): the call is bound to ``f``'s signature
     with defaults applied; a parameter whose value holds a floating leaf (a tensor, a Python float,
@@ -377,8 +474,9 @@ def derivative(*, of: Any = None, at: Any = _MISSING, in_: Any = None, wrt: Any 
     * ``tf.function`` traces made before registration keep the derivative they were traced with.
     * Calls that are not being differentiated (eager, no tape active) run ``f`` exactly as written.
     * Inside the derivative function, ``f`` is the original: calling it does not recurse.
-    * Registering a second derivative for the same ``f`` replaces the first and emits a
-      ``DerivativeRegistrationWarning`` (Swift rejects it at compile time; Python re-runs cells).
+    * Registering a second derivative of the same kind (pullback or differential) for ``f`` replaces
+      the first and emits a ``DerivativeRegistrationWarning`` (Swift rejects it at compile time;
+      Python re-runs cells).
 
     **Forward mode** (with ``at=``): ``sd.derivative(at=x, of=f)`` is the derivative of ``f`` at
     floating scalar points, Swift's ``derivative(at:of:)``.
@@ -407,6 +505,32 @@ def derivative(*, of: Any = None, at: Any = _MISSING, in_: Any = None, wrt: Any 
         100.0
         >>> float(sd.derivative(at=2.0, of=lambda x: x * x))
         4.0
+
+        A pullback and a differential for one function, deliberately different here so that each
+        mode shows which it uses; then a Hessian-vector product through a registered pullback:
+
+        >>> def square(x):
+        ...     return x * x
+        >>> @sd.derivative(of=square)
+        ... def square_pullback(x):
+        ...     return square(x), lambda v: v * 10.0
+        >>> @sd.derivative(of=square)
+        ... def square_differential(x):
+        ...     return sd.ValueWithDifferential(square(x), lambda t: t * 20.0)
+        >>> float(sd.gradient(at=3.0, of=square)), float(sd.derivative(at=3.0, of=square))
+        (10.0, 20.0)
+        >>> def sin_cubed(x):
+        ...     return tf.sin(x) ** 3
+        >>> @sd.derivative(of=sin_cubed)
+        ... def sin_cubed_pullback(x):
+        ...     return sin_cubed(x), lambda v: v * 3.0 * tf.sin(x) ** 2 * tf.cos(x)
+        >>> x, v = tf.constant([0.5, 1.0]), tf.constant([1.0, 2.0])
+        >>> def loss(x):
+        ...     return tf.reduce_sum(sin_cubed(x))
+        >>> hvp = sd.differential(at=x, of=lambda x: sd.gradient(at=x, of=loss))(v)
+        >>> exact = v * (6 * tf.sin(x) * tf.cos(x) ** 2 - 3 * tf.sin(x) ** 3)
+        >>> bool(tf.reduce_all(tf.abs(hvp - exact) < 1e-6))
+        True
     """
     if at is not _MISSING:
         if wrt is not None:
@@ -529,12 +653,18 @@ def with_derivative(x: Any, hook: Callable[[tf.Tensor], Any]) -> tf.Tensor:
     if not _context.hooks_enabled() or (tf.executing_eagerly() and not could_possibly_record()):
         return x
 
+    owner = _context.hook_owner()
+
     def forward(inputs):
         value, token = inputs
 
         def backward(cotangents, variables):
             # The token's gradient is None so that an earlier hook is only reached through its value.
             cotangent = cotangents[0]
+            if _context.level() is not owner:
+                # An outer differentiation (an HVP's forward mode, a second reverse pass) is
+                # differentiating the identity this is: it sees the identity.
+                return [cotangent, None], [None] * len(variables)
             return [_check_hook_result(hook(cotangent), cotangent), None], [None] * len(variables)
 
         return (tf.identity(value), tf.identity(token)), backward

@@ -5,8 +5,12 @@ from ``valueWithPullback``, and reads like Swift's table of definitions: a gradi
 at 1, a derivative is the differential at 1, and forward mode (the differential) is the transpose of
 the pullback (a JVP is the gradient of ``<pullback(u), t>`` with respect to the dummy cotangent
 ``u``). That transpose is why forward mode honours registered custom derivatives, which
-``tf.autodiff.ForwardAccumulator`` does not. The ``@_operator`` decorator adds what every operator
-shares: the ``of=``/``in_=`` argument, the curried form without ``at=``, and its name in messages.
+``tf.autodiff.ForwardAccumulator`` does not: a registered pullback is transposed, and a function
+with a registered differential has its pullback's derivative with respect to the cotangent given
+by that differential, so forward mode calls the differential itself (``_custom_vjp``). Nested
+(``sd.differential`` of ``sd.gradient``), it gives exact Hessian-vector products. The
+``@_operator`` decorator adds what every operator shares: the ``of=``/``in_=`` argument, the
+curried form without ``at=``, and its name in messages.
 """
 
 from __future__ import annotations
@@ -167,10 +171,11 @@ def _check_scalar(value, operator: str):
 class _Pullback:
     """A pullback closure: callable any number of times (it owns a persistent tape)."""
 
-    def __init__(self, tape, points: Points, result, operator: str, warn_zero: bool, bare: bool):
+    def __init__(self, tape, points: Points, result, operator: str, warn_zero: bool, bare: bool, level):
         self._tape, self.points, self._result = tape, points, result
         self._operator, self._warn_zero, self._bare = operator, warn_zero, bare
         self._flat_result = _nest.flatten(result)
+        self._level = level  # the differentiation whose hooks this pullback applies
 
     def _cotangent(self, arguments) -> list:
         if len(arguments) == 1:
@@ -198,19 +203,23 @@ class _Pullback:
     def __call__(self, *cotangent):
         return self.pull(self._cotangent(cotangent))
 
-    def pull(self, output_gradients):
-        """Tape gradients turned into tangents; ``output_gradients=None`` is the cotangent 1."""
+    def pull(self, output_gradients, *, transposing: bool = False):
+        """Tape gradients turned into tangents; ``output_gradients=None`` is the cotangent 1.
+
+        ``transposing``: forward mode is differentiating this pullback, so no hook acts.
+        """
         targets, sources = self._flat_result, self.points.sources
-        if len(targets) == 1 and len(sources) == 1:  # skip tf.nest, whose checks cost ~50 µs a call
-            gradients = [
-                self._tape.gradient(
-                    targets[0],
-                    sources[0],
-                    output_gradients=None if output_gradients is None else output_gradients[0],
-                )
-            ]
-        else:
-            gradients = self._tape.gradient(targets, sources, output_gradients=output_gradients)
+        with _context.pulling(self._level, transposing=transposing):
+            if len(targets) == 1 and len(sources) == 1:  # skip tf.nest, whose checks cost ~50 µs a call
+                gradients = [
+                    self._tape.gradient(
+                        targets[0],
+                        sources[0],
+                        output_gradients=None if output_gradients is None else output_gradients[0],
+                    )
+                ]
+            else:
+                gradients = self._tape.gradient(targets, sources, output_gradients=output_gradients)
         return self.points.tangents(gradients, warn_zero=self._warn_zero, bare=self._bare)
 
 
@@ -223,7 +232,8 @@ def _value_with_pullback(
     prepared = Points(points, function, operator)
     calls_before = _context.without_derivative_count()
     tape = tf.GradientTape(persistent=persistent, watch_accessed_variables=False)
-    with _context.differentiating(forward=forward), tape:
+    differentiation = _context.differentiating(forward=forward)
+    with differentiation, tape:
         sources = prepared.sources
         tape.watch(sources[0] if len(sources) == 1 else sources)
         result = function(*prepared.args)
@@ -233,11 +243,16 @@ def _value_with_pullback(
         # what connects the result to the points.
         result = _check_result(result, operator)
     warn_zero = _context.without_derivative_count() == calls_before
-    return result, _Pullback(tape, prepared, result, operator, warn_zero, bare)
+    return result, _Pullback(tape, prepared, result, operator, warn_zero, bare, differentiation.level)
 
 
 class _Differential:
-    """``df(*tangents) -> result tangent``, computed as the transpose of the pullback."""
+    """``df(*tangents) -> result tangent``, computed as the transpose of the pullback.
+
+    Transposing differentiates the pullback with respect to its cotangent. Where the pullback passes
+    through a function with a registered differential, that derivative is the differential itself
+    (``_custom_vjp`` installs it so), which is how forward mode calls registered differentials.
+    """
 
     def __init__(self, value, pullback: _Pullback, operator: str):
         self._value, self._pullback, self._operator = value, pullback, operator
@@ -285,14 +300,12 @@ class _Differential:
     def __call__(self, *tangents):
         tangent_leaves = self._tangent_leaves(tangents)
         dummies = [tf.zeros_like(leaf) for leaf in _nest.flatten(self._value)]
-        # Hooks act in reverse mode only: a pullback that runs code again (a checkpoint's
-        # recomputation) must not apply them while it is transposed into a differential.
-        with (
-            tf.GradientTape(watch_accessed_variables=False) as transpose,
-            _context.differentiating(forward=True),
-        ):
+        # Hooks act in reverse mode only: no hook applies while the pullback is transposed into a
+        # differential, and a pullback that runs code again (a checkpoint's recomputation) installs
+        # none.
+        with tf.GradientTape(watch_accessed_variables=False) as transpose:
             transpose.watch(dummies)
-            point_tangents = self._pullback(_nest.pack_like(self._value, dummies))
+            point_tangents = self._pullback.pull(dummies, transposing=True)
         pulled = [leaf for leaf in _nest.flatten(point_tangents) if leaf is not None]
         result = transpose.gradient(
             pulled,
@@ -436,7 +449,8 @@ def value_with_differential(*, at=_MISSING, of=None, in_=None) -> ValueWithDiffe
 
     Returns:
         ``(value, differential)``; ``differential(*tangents)`` maps one tangent per point to the
-        tangent of the result (a JVP), computed as the transpose of the pullback.
+        tangent of the result (a JVP), computed as the transpose of the pullback, which calls the
+        differentials registered with ``@sd.derivative(of=)`` themselves.
 
     Examples:
         >>> import swiftdiff as sd
