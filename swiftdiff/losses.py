@@ -394,8 +394,9 @@ def log_cosh_loss(*, predicted: Any, expected: Any, reduction: Reduction = "mean
 def poisson_loss(*, predicted: Any, expected: Any, reduction: Reduction = "mean") -> tf.Tensor:
     """Swift ``poissonLoss(predicted:expected:reduction:)``: ``reduction(p - e * log(p))``, elementwise.
 
-    ``0 * log(0)`` counts as 0 (``tf.math.xlogy``), where S4TF's literal product gives NaN; everywhere
-    else the values are S4TF's.
+    ``0 * log(0)`` (a zero count at a zero rate) counts as 0, where S4TF's literal product gives NaN;
+    everywhere else the values and the gradients are S4TF's (the gradient with respect to ``expected``
+    is ``-log(p)``, also at a count of 0).
 
     Args:
         predicted: The predicted rates, floating, positive.
@@ -418,7 +419,11 @@ def poisson_loss(*, predicted: Any, expected: Any, reduction: Reduction = "mean"
     """
     reduce = _reducer(reduction, "poisson_loss")
     predicted, expected = _operands(predicted, expected, "poisson_loss")
-    return reduce(predicted - tf.math.xlogy(expected, predicted))
+    # Not tf.math.xlogy: its gradient with respect to ``expected`` is 0 wherever ``expected`` is 0,
+    # and zero counts are common targets. Only the 0 * log(0) corner is taken out.
+    zero_by_zero = tf.logical_and(tf.equal(expected, 0), tf.equal(predicted, 0))
+    rate = tf.where(zero_by_zero, tf.ones_like(predicted), predicted)
+    return reduce(predicted - expected * tf.math.log(rate))
 
 
 def kullback_leibler_divergence(*, predicted: Any, expected: Any, reduction: Reduction = "sum") -> tf.Tensor:

@@ -296,6 +296,21 @@ def test_zero_times_log_zero_is_zero():
     np.testing.assert_allclose(float(poisson), 0.5)
 
 
+def test_a_zero_count_still_has_the_poisson_gradient_minus_log_rate(mode):
+    """S4TF's p - e * log(p) is differentiable in e at e = 0; xlogy's gradient there is 0."""
+    rate = tf.constant([0.5, 2.0, 0.0], tf.float64)
+
+    def gradients(counts):
+        return sd.gradient(
+            at=(rate, counts), of=lambda p, e: sd.poisson_loss(predicted=p, expected=e, reduction="sum")
+        )
+
+    by_rate, by_count = run_in(mode, gradients, tf.zeros([3], tf.float64))
+    np.testing.assert_allclose(by_count[:2], -np.log([0.5, 2.0]), rtol=1e-12)
+    np.testing.assert_allclose(by_rate, [1.0, 1.0, 1.0])  # 1 - e / p with e = 0; finite at p = 0
+    assert np.isfinite(by_count[2])
+
+
 def test_dtypes_float32_stays_and_python_values_become_float32():
     for name, (call, formula, p, e) in CASES.items():
         value = call(tf.constant(p, tf.float32), e)  # a NumPy float64 target takes the predictions' dtype
