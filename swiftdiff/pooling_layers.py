@@ -103,7 +103,9 @@ class _Pool3D(_Pool):
         self._configure(self.pool_size, self.strides, padding)
 
     def call(self, input):
-        if tf.convert_to_tensor(input).dtype in (tf.float16, tf.bfloat16, tf.float32):
+        # TensorFlow's CPU has 3-D pool kernels for float32 and bfloat16 only (float16 and float64:
+        # NotFound); the separable form runs everywhere.
+        if tf.convert_to_tensor(input).dtype in (tf.bfloat16, tf.float32):
             return super().call(input)
         output = _separable_pool3d(
             lambda x, *args: type(self)._pool(x, *args, "channels_last"),

@@ -162,8 +162,14 @@ class _SizedCell(RecurrentLayerCell):
 
     def _check_call(self, input: Any = None, state: Any = None, *args: Any, **kwargs: Any) -> None:
         self._check_shape(input, "input", self.input_size)
+        batch = _static_shape(input)[0] if _static_shape(input) else None
         for part in self._state_parts(state):
             self._check_shape(part, "state", self.hidden_size)
+            shape = _static_shape(part)
+            if batch is not None and shape and shape[0] not in (None, batch):
+                raise ValueError(
+                    f"sd.{type(self).__name__}: state= has a batch of {shape[0]} but input= one of {batch}"
+                )
 
     def _state_parts(self, state: Any) -> list:
         """The tensors of a state (one; the LSTM's two)."""
@@ -588,8 +594,15 @@ class RecurrentLayer(Layer):
         initial_state = kwargs.get("initial_state", args[0] if args else None)
         state_parts = getattr(self.cell, "_state_parts", None)
         if initial_state is not None and state_parts is not None:
+            batch = shapes[0][0] if shapes[0] else None
             for part in state_parts(initial_state):
                 self.cell._check_shape(part, "state", self.cell.hidden_size)
+                shape = _static_shape(part)
+                if batch is not None and shape and shape[0] not in (None, batch):
+                    raise ValueError(
+                        f"sd.{self._swift}: initial_state= has a batch of {shape[0]} but the time steps "
+                        f"one of {batch}"
+                    )
         return super().__call__(steps, *args, **kwargs)
 
     def call(self, steps, initial_state=None):

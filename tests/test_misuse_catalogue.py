@@ -470,6 +470,9 @@ CASES = [
     Misuse("basic-rnn-steps-not-a-sequence", "BasicRNN",
            lambda: sd.BasicRNN(sd.BasicRNNCell(input_size=2, hidden_size=3))(tf.ones([1, 2])),
            TypeError, r"sd\.BasicRNN: steps must be a list of \[batch, features\] tensors"),
+    Misuse("gru-state-of-another-batch", "GRU",
+           lambda: sd.GRU(sd.GRUCell(input_size=2, hidden_size=3))([tf.ones([4, 2])], initial_state=tf.zeros([2, 3])),  # noqa: E501
+           ValueError, r"sd\.GRU: initial_state= has a batch of 2 but the time steps one of 4"),
     Misuse("lstm-of-a-gru-cell", "LSTM", lambda: sd.LSTM(sd.GRUCell(input_size=2, hidden_size=3)),
            TypeError, r"sd\.LSTM: cell must be an sd\.LSTMCell, got GRUCell"),
     Misuse("gru-wrong-step-size", "GRU",

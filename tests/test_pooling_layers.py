@@ -307,3 +307,19 @@ def test_misuse_is_a_short_error_naming_the_layer():
             layer(tf.ones(shape))
     with pytest.raises(ValueError, match="Unrecognized keyword arguments passed to GlobalAvgPool2D"):
         sd.GlobalAvgPool2D(size=2)  # parameterless: Keras' own check
+
+
+def test_3d_pools_run_in_half_precision_on_the_cpu():
+    """TensorFlow's CPU has no float16 MaxPool3D/AvgPool3D kernel: float16 goes through 2-D pools."""
+    x = np.random.RandomState(5).randn(2, 4, 6, 6, 3).astype(np.float32)
+    for kind in (sd.MaxPool3D, sd.AvgPool3D):
+        half = kind(pool_size=2, strides=(2, 1, 2), padding="same", dtype="mixed_float16")
+        full = kind(pool_size=2, strides=(2, 1, 2), padding="same")
+        with tf.GradientTape() as tape:
+            inputs = tf.constant(x, tf.float16)  # as the float16 layer before it would hand it over
+            tape.watch(inputs)
+            y = half(inputs)
+            total = tf.reduce_sum(y)
+        assert y.dtype == tf.float16
+        np.testing.assert_allclose(y.numpy(), full(x).numpy(), rtol=2e-3, atol=2e-3)
+        assert np.all(np.isfinite(tape.gradient(total, inputs).numpy()))
