@@ -102,7 +102,12 @@ def node_call(node) -> tuple:
 
 
 def model_structure(model) -> tuple:
-    """The nests of a functional model's inputs and outputs (``model.inputs``/``outputs`` are flat)."""
+    """The nests of a functional model's inputs and outputs (``model.inputs``/``outputs`` are flat).
+
+    A ``keras.Sequential`` has one input and one output and takes and returns them bare (it keeps
+    no ``_outputs_struct`` of its own)."""
+    if isinstance(model, keras.Sequential):
+        return model.inputs[0], model.outputs[0]
     return getattr(model, "_inputs_struct", model.inputs), getattr(model, "_outputs_struct", model.outputs)
 
 

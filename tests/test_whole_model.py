@@ -165,6 +165,15 @@ def test_several_inputs_and_outputs(mode):
         np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-5, atol=1e-6)
 
 
+def test_a_checkpointed_sequential_model_returns_a_tensor_as_the_sequential_does():
+    layers = [keras.layers.Dense(4, activation="tanh") for _ in range(3)]
+    plain = keras.Sequential([keras.Input((4,)), *layers])
+    wrapped = sd.checkpointed(plain, segments=2)
+    x = tf.random.stateless_normal([3, 4], seed=[0, 1])
+    assert isinstance(wrapped(x), tf.Tensor)  # was a one-element list
+    np.testing.assert_array_equal(wrapped(x).numpy(), plain(x).numpy())
+
+
 def test_a_model_with_no_cut_point_gets_one_segment_and_a_note():
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     wrapped = sd.checkpointed(model)
