@@ -289,7 +289,8 @@ class LSTMCell(_SizedCell):
 
     Call arguments:
         input: ``[batch, input_size]``.
-        state: An ``LSTMCell.State`` (or a ``(cell, hidden)`` pair) of ``[batch, hidden_size]``.
+        state: An ``LSTMCell.State`` of ``[batch, hidden_size]`` (a plain pair is refused: Keras'
+            order is ``(hidden, cell)``, S4TF's ``(cell, hidden)``).
 
     Returns (from a call):
         ``sd.RNNCellOutput(output=new_state, state=new_state)``.
@@ -353,10 +354,12 @@ class LSTMCell(_SizedCell):
     output_bias = property(lambda self: self._gate(self.fused_bias, 3), doc="Swift ``outputBias``.")
 
     def _state_parts(self, state: Any) -> list:
-        if state is not None and (not isinstance(state, tuple) or len(state) != 2):
+        # A plain pair is refused: Keras' LSTM states are (hidden, cell), S4TF's (cell, hidden), and a
+        # pair in the other order would run with the two swapped, silently.
+        if state is not None and not isinstance(state, LSTMCell.State):
             raise TypeError(
-                f"sd.LSTMCell: state= must be an sd.LSTMCell.State(cell=, hidden=), got "
-                f"{type(state).__name__}"
+                f"sd.LSTMCell: state= must be an sd.LSTMCell.State(cell=, hidden=) (not a plain pair, "
+                f"whose order cannot be told), got {type(state).__name__}"
             )
         return [None] if state is None else list(state)
 

@@ -323,11 +323,9 @@ def test_call_forms_zero_states_and_driver_semantics():
         tf.nest.map_structure(np.testing.assert_array_equal, swift_style, by_keywords)
         tf.nest.map_structure(np.testing.assert_array_equal, positional, by_keywords)
     lstm = cells[1]
-    pair = lstm(input=x, state=(tf.zeros([BATCH, HIDDEN]), tf.ones([BATCH, HIDDEN])))  # (cell, hidden)
-    named = lstm(
-        input=x, state=sd.LSTMCell.State(cell=tf.zeros([BATCH, HIDDEN]), hidden=tf.ones([BATCH, HIDDEN]))
-    )
-    tf.nest.map_structure(np.testing.assert_array_equal, pair, named)
+    # A plain pair is refused: Keras' order is (hidden, cell), S4TF's (cell, hidden).
+    with pytest.raises(TypeError, match=r"sd\.LSTMCell: state= must be an sd\.LSTMCell\.State"):
+        lstm(input=x, state=(tf.zeros([BATCH, HIDDEN]), tf.ones([BATCH, HIDDEN])))
 
     gru = sd.GRU(cells[2])
     steps = [tensor(BATCH, INPUT) for _ in range(3)]
@@ -467,7 +465,8 @@ def test_wrong_steps_and_states_are_caught_before_the_driver_runs():
         ),
         (
             lambda: custom.last_output(
-                from_=[tf.ones([BATCH, INPUT])], initial_state=(tf.zeros([BATCH, 1]),) * 2
+                from_=[tf.ones([BATCH, INPUT])],
+                initial_state=sd.LSTMCell.State(cell=tf.zeros([BATCH, 1]), hidden=tf.zeros([BATCH, 1])),
             ),
             r"sd\.LSTMCell: state= must be \[batch, 4\], got shape \[2, 1\]",
         ),
