@@ -19,7 +19,7 @@ import keras
 import tensorflow as tf
 
 from . import activations
-from .layers import Activation, Shape, _Convolution, _windowed_shape
+from .layers import Activation, Shape, _Convolution, _dilated_filter, _windowed_shape
 
 _register = keras.saving.register_keras_serializable(package="swiftdiff")
 
@@ -28,10 +28,10 @@ _register = keras.saving.register_keras_serializable(package="swiftdiff")
 class Conv1D(_Convolution):
     """Swift ``Conv1D(filterShape:stride:padding:dilation:activation:)``, ``Conv1D(filter:bias:…)``.
 
-    A 1-D (temporal) convolution over ``[batch, width, channels]`` inputs. Built from
-    ``filter_shape=`` the variables are new: a Glorot-uniform ``filter`` and a zero ``bias``. Built
-    from given tensors (``filter=``, ``bias=``) they start as copies of those tensors, in their
-    dtype unless ``dtype=`` says otherwise.
+    A 1-D (temporal) convolution over ``[batch, width, channels]`` inputs. Built from ``filter_shape=``
+    the variables are new: a Glorot-uniform ``filter`` and a zero ``bias``. Built from given tensors
+    (``filter=``, ``bias=``) they start as copies of those tensors, in their dtype unless ``dtype=``
+    says otherwise, not a global mixed-precision policy's: the tensors' dtype is the caller's choice.
 
     Args:
         filter_shape: ``(width, input channels, output channels)``.
@@ -108,9 +108,10 @@ class Conv3D(_Convolution):
     """Swift ``Conv3D(filterShape:strides:padding:dilations:activation:)``, ``Conv3D(filter:bias:…)``.
 
     A 3-D convolution over ``[batch, depth, height, width, channels]`` inputs. Built from
-    ``filter_shape=`` the variables are new: a Glorot-uniform ``filter`` and a zero ``bias``. Built
-    from given tensors (``filter=``, ``bias=``) they start as copies of those tensors. Any dilations
-    are accepted (S4TF requires the last one to be 1).
+    ``filter_shape=`` the variables are new: a Glorot-uniform ``filter`` and a zero ``bias``. Built from
+    given tensors (``filter=``, ``bias=``) they start as copies of those tensors, in their dtype unless
+    ``dtype=`` says otherwise, not a global mixed-precision policy's: the tensors' dtype is the caller's
+    choice. Any dilations are accepted (S4TF requires the last one to be 1).
 
     Args:
         filter_shape: ``(depth, height, width, input channels, output channels)``.
@@ -249,8 +250,9 @@ class TransposedConv1D(_TransposedConvolution):
         activation: A function such as ``sd.relu`` (or a Keras activation name); the identity by
             default.
         use_bias: With ``filter_shape=``, whether to add ``bias`` (``True`` by default).
-        filter: Instead of ``filter_shape=``: the filter, ``[width, output channels, input
-            channels]``.
+        filter: Instead of ``filter_shape=``: the filter, ``[width, output channels, input channels]``;
+            the layer takes its dtype unless ``dtype=`` says otherwise, not a global mixed-precision
+            policy's: the tensors' dtype is the caller's choice.
         bias: With ``filter=``: ``[output channels]``; ``None``, the default, adds no bias.
         **kwargs: Passed to ``keras.layers.Layer`` (``name=``, ``dtype=``, ...).
 
@@ -326,8 +328,9 @@ class TransposedConv2D(_TransposedConvolution):
         activation: A function such as ``sd.relu`` (or a Keras activation name); the identity by
             default.
         use_bias: With ``filter_shape=``, whether to add ``bias`` (``True`` by default).
-        filter: Instead of ``filter_shape=``: the filter, ``[height, width, output channels,
-            input channels]``.
+        filter: Instead of ``filter_shape=``: the filter, ``[height, width, output channels, input
+            channels]``; the layer takes its dtype unless ``dtype=`` says otherwise, not a global
+            mixed-precision policy's: the tensors' dtype is the caller's choice.
         bias: With ``filter=``: ``[output channels]``; ``None``, the default, adds no bias.
         **kwargs: Passed to ``keras.layers.Layer`` (``name=``, ``dtype=``, ...).
 
@@ -402,8 +405,9 @@ class TransposedConv3D(_TransposedConvolution):
         activation: A function such as ``sd.relu`` (or a Keras activation name); the identity by
             default.
         use_bias: With ``filter_shape=``, whether to add ``bias`` (``True`` by default).
-        filter: Instead of ``filter_shape=``: the filter, ``[depth, height, width, output
-            channels, input channels]``.
+        filter: Instead of ``filter_shape=``: the filter, ``[depth, height, width, output channels,
+            input channels]``; the layer takes its dtype unless ``dtype=`` says otherwise, not a global
+            mixed-precision policy's: the tensors' dtype is the caller's choice.
         bias: With ``filter=``: ``[output channels]``; ``None``, the default, adds no bias.
         **kwargs: Passed to ``keras.layers.Layer`` (``name=``, ``dtype=``, ...).
 
@@ -460,27 +464,6 @@ class TransposedConv3D(_TransposedConvolution):
         )
 
 
-def _dilated_filter(filter, dilations: Sequence[int]):
-    """``filter`` with ``dilation - 1`` zeros between its taps along each leading (spatial) axis.
-
-    Convolving with it is the dilated convolution, computed by the undilated kernels. Used where
-    TensorFlow's dilated kernels fail: the CPU gradient of ``DepthwiseConv2dNative`` ignores its
-    dilations (or aborts in oneDNN), and ``Conv3D``'s static shape swaps the height and width
-    dilations, which breaks graphs and XLA.
-    """
-    filter = tf.convert_to_tensor(filter)
-    for axis, dilation in enumerate(dilations):
-        if dilation == 1:
-            continue
-        shape = filter.shape.as_list()
-        taps = [filter] + [tf.zeros_like(filter)] * (dilation - 1)
-        spread = tf.reshape(
-            tf.stack(taps, axis=axis + 1), [*shape[:axis], shape[axis] * dilation, *shape[axis + 1 :]]
-        )
-        filter = spread[(slice(None),) * axis + (slice(0, (shape[axis] - 1) * dilation + 1),)]
-    return filter
-
-
 def _depthwise(input, filter, strides: Sequence[int], padding: str, dilations: Sequence[int]):
     # tf.nn.depthwise_conv2d takes dilations only with strides of 1; S4TF allows both, and
     # TensorFlow's native dilations have a wrong CPU gradient, so the filter is dilated instead.
@@ -507,7 +490,8 @@ class DepthwiseConv2D(_Convolution):
             default.
         use_bias: With ``filter_shape=``, whether to add ``bias`` (``True`` by default).
         filter: Instead of ``filter_shape=``: the filter, ``[height, width, input channels,
-            channel multiplier]``.
+            channel multiplier]``; the layer takes its dtype unless ``dtype=`` says otherwise,
+            not a global mixed-precision policy's: the tensors' dtype is the caller's choice.
         bias: With ``filter=``: ``[input channels * multiplier]``; ``None``, the default, adds no
             bias.
         **kwargs: Passed to ``keras.layers.Layer`` (``name=``, ``dtype=``, ...).
@@ -601,7 +585,9 @@ class SeparableConv2D(_Convolution):
         activation: A function such as ``sd.relu`` (or a Keras activation name); the identity by
             default.
         use_bias: With the shapes, whether to add ``bias`` (``True`` by default).
-        depthwise_filter: Instead of the shapes: the depthwise filter.
+        depthwise_filter: Instead of the shapes: the depthwise filter; the layer takes its dtype unless
+            ``dtype=`` says otherwise, not a global mixed-precision policy's: the tensors' dtype is the
+            caller's choice.
         pointwise_filter: With ``depthwise_filter=``: the pointwise filter.
         bias: With the filters: ``[output channels]``; ``None``, the default, adds no bias.
         **kwargs: Passed to ``keras.layers.Layer`` (``name=``, ``dtype=``, ...).

@@ -182,16 +182,51 @@ def _new_variable(
     )
 
 
+def _dilated_filter(filter, dilations: Sequence[int]):
+    """``filter`` with ``dilation - 1`` zeros between its taps along each leading (spatial) axis.
+
+    Convolving with it is the dilated convolution, computed by the undilated kernels. Used where
+    TensorFlow's dilated kernels fail: the float64 CPU gradient of ``Conv2D`` (and so ``Conv1D``)
+    refuses dilations, the CPU gradient of ``DepthwiseConv2dNative`` ignores them (or aborts in
+    oneDNN), and ``Conv3D``'s static shape swaps the height and width dilations, which breaks
+    graphs and XLA.
+    """
+    filter = tf.convert_to_tensor(filter)
+    for axis, dilation in enumerate(dilations):
+        if dilation == 1:
+            continue
+        shape = filter.shape.as_list()
+        taps = [filter] + [tf.zeros_like(filter)] * (dilation - 1)
+        spread = tf.reshape(
+            tf.stack(taps, axis=axis + 1), [*shape[:axis], shape[axis] * dilation, *shape[axis + 1 :]]
+        )
+        filter = spread[(slice(None),) * axis + (slice(0, (shape[axis] - 1) * dilation + 1),)]
+    return filter
+
+
+def _normalizing_dtype(layer: keras.layers.Layer) -> tf.DType:
+    """The dtype a normalization layer computes in: float32 for a float16 or bfloat16 compute dtype
+    (a mixed-precision policy), its compute dtype otherwise.
+
+    Moments of half-precision values overflow (a variance above 65504 is float16's ``inf``, whose
+    reciprocal square root zeroes the output), so they are taken in float32, as Keras'
+    normalization layers take them; the layer then casts its output to its compute dtype.
+    """
+    dtype = tf.as_dtype(layer.compute_dtype)
+    return tf.float32 if dtype in (tf.float16, tf.bfloat16) else dtype
+
+
 @_register
 class Dense(Layer):
     """Swift ``Dense(inputSize:outputSize:activation:)`` and ``Dense(weight:bias:activation:)``.
 
-    Computes ``activation(input @ weight + bias)``. Built from sizes (``input_size=``,
-    ``output_size=``) the variables are new: a Glorot-uniform ``weight`` and a zero ``bias``. Built
-    from given tensors (``weight=``, ``bias=``) they start as copies of those tensors, in their
-    dtype (a float64 weight makes a float64 layer) unless ``dtype=`` says otherwise. A rank-3
-    ``weight`` ``[batch, input_size, output_size]`` makes S4TF's batched dense layer: example ``i``
-    of a ``[batch, input_size]`` input is multiplied by its own ``weight[i]``.
+    Computes ``activation(input @ weight + bias)``. Built from sizes (``input_size=``, ``output_size=``)
+    the variables are new: a Glorot-uniform ``weight`` and a zero ``bias``. Built from given tensors
+    (``weight=``, ``bias=``) they start as copies of those tensors, in their dtype (a float64 weight
+    makes a float64 layer) unless ``dtype=`` says otherwise, not a global mixed-precision policy's: the
+    tensors' dtype is the caller's choice. A rank-3 ``weight`` ``[batch, input_size, output_size]``
+    makes S4TF's batched dense layer: example ``i`` of a ``[batch, input_size]`` input is multiplied by
+    its own ``weight[i]``.
 
     Args:
         input_size: The number of input features (the last axis of the input).
@@ -418,14 +453,15 @@ class _Convolution(Layer):
 
     def _convolve(self, input):
         convolution = {1: tf.nn.conv1d, 2: tf.nn.conv2d, 3: tf.nn.conv3d}[self._spatial]
+        filter, dilations = self.filter, self._dilations
+        if input.dtype == tf.float64 and max(dilations) > 1:
+            # TensorFlow's float64 CPU kernel cannot differentiate a dilated convolution
+            # (Conv2DBackpropInput refuses dilations), so the filter is dilated instead.
+            filter, dilations = _dilated_filter(filter, dilations), (1,) * self._spatial
         # TensorFlow's kernels take strides and dilations together, as S4TF's conv2D does
         # (keras.ops.conv and tf.nn.convolution refuse strides > 1 with dilations > 1).
         return convolution(
-            input,
-            self.filter,
-            [1, *self._strides, 1],
-            self.padding.upper(),
-            dilations=[1, *self._dilations, 1],
+            input, filter, [1, *self._strides, 1], self.padding.upper(), dilations=[1, *dilations, 1]
         )
 
     def call(self, input):
@@ -465,7 +501,8 @@ class Conv2D(_Convolution):
 
     A 2-D convolution over NHWC inputs. Built from ``filter_shape=`` the variables are new: a
     Glorot-uniform ``filter`` and a zero ``bias``. Built from given tensors (``filter=``, ``bias=``)
-    they start as copies of those tensors, in their dtype unless ``dtype=`` says otherwise.
+    they start as copies of those tensors, in their dtype unless ``dtype=`` says otherwise,
+    not a global mixed-precision policy's: the tensors' dtype is the caller's choice.
 
     Args:
         filter_shape: ``(height, width, input channels, output channels)``.
@@ -736,7 +773,9 @@ class BatchNorm(Layer):
 
     Training normalizes with the batch statistics and updates the running ones as
     ``running = running * momentum + batch * (1 - momentum)``; inference uses the running
-    statistics.
+    statistics. Under a mixed-precision policy (``dtype="mixed_float16"``) the input is normalized
+    in float32, the variables' dtype, and the output cast to the compute dtype, as Keras'
+    ``BatchNormalization`` does: float16 moments would overflow.
 
     Args:
         feature_count: The size of the feature axis.
@@ -790,19 +829,22 @@ class BatchNorm(Layer):
         self.input_spec = keras.InputSpec(
             min_ndim=axis + 1 if axis >= 0 else -axis, axes={axis: self.feature_count}
         )
+        # Under mixed precision the variables stay float32 in call (no autocast), and so does the
+        # input: the layer normalizes in float32 (see _normalizing_dtype).
+        self.autocast = False
         shape = (self.feature_count,)
-        self.offset = self.add_weight(shape=shape, initializer="zeros", name="offset")
-        self.scale = self.add_weight(shape=shape, initializer="ones", name="scale")
+        self.offset = self.add_weight(shape=shape, initializer="zeros", name="offset", autocast=False)
+        self.scale = self.add_weight(shape=shape, initializer="ones", name="scale", autocast=False)
         self.running_mean = self.add_weight(
-            shape=shape, initializer="zeros", name="running_mean", trainable=False
+            shape=shape, initializer="zeros", name="running_mean", trainable=False, autocast=False
         )
         self.running_variance = self.add_weight(
-            shape=shape, initializer="ones", name="running_variance", trainable=False
+            shape=shape, initializer="ones", name="running_variance", trainable=False, autocast=False
         )
         self.built = True
 
     def call(self, input, training=None):
-        input = tf.convert_to_tensor(input)
+        input = tf.cast(input, _normalizing_dtype(self))
         rank = input.shape.rank
         axis = self.axis % rank
         shape = [self.feature_count if i == axis else 1 for i in range(rank)]
@@ -810,13 +852,15 @@ class BatchNorm(Layer):
         if training_flag(training):
             mean, variance = tf.nn.moments(input, axes=reduce_axes)
             decay = 1.0 - self.momentum
-            self.running_mean.assign(self.running_mean * self.momentum + mean * decay)
-            self.running_variance.assign(self.running_variance * self.momentum + variance * decay)
+            for running, batch in ((self.running_mean, mean), (self.running_variance, variance)):
+                running.assign(running * self.momentum + tf.cast(batch, running.dtype) * decay)
         else:
-            mean = tf.convert_to_tensor(self.running_mean)
-            variance = tf.convert_to_tensor(self.running_variance)
-        inv = tf.math.rsqrt(tf.reshape(variance, shape) + self.epsilon) * tf.reshape(self.scale, shape)
-        return (input - tf.reshape(mean, shape)) * inv + tf.reshape(self.offset, shape)
+            mean = tf.cast(self.running_mean, input.dtype)
+            variance = tf.cast(self.running_variance, input.dtype)
+        scale, offset = (tf.reshape(tf.cast(v, input.dtype), shape) for v in (self.scale, self.offset))
+        inv = tf.math.rsqrt(tf.reshape(variance, shape) + self.epsilon) * scale
+        output = (input - tf.reshape(mean, shape)) * inv + offset
+        return tf.cast(output, self.compute_dtype)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return input_shape

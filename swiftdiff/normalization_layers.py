@@ -5,7 +5,9 @@ Swift's labels, defaults and variables (``offset``, zeros, and ``scale``, ones, 
 ``epsilon`` is added to the variance before its reciprocal square root. None of the three keeps running
 statistics, so they behave the same in training and inference. Each is built either from its sizes
 (Swift's ``init(featureCount:…)``) or from given ``offset`` and ``scale`` tensors (Swift's
-``init(offset:scale:…)``); either way the variables exist from construction.
+``init(offset:scale:…)``); either way the variables exist from construction. Under a mixed-precision
+policy (``dtype="mixed_float16"``) they normalize in float32, their variables' dtype, and cast the
+output to the compute dtype, as Keras' normalization layers do: float16 moments would overflow.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import keras
 import tensorflow as tf
 
 from .layer import Layer
-from .layers import Shape, _positive_int, _register
+from .layers import Shape, _normalizing_dtype, _positive_int, _register
 
 
 def _axis(axis: Any, layer: str) -> int:
@@ -58,9 +60,16 @@ def _given_parameters(
 
 
 def _offset_and_scale(layer: Layer, feature_count: int, offset: Any, scale: Any) -> None:
-    """Creates ``layer.offset`` (zeros) and ``layer.scale`` (ones), or the given values."""
-    layer.offset = layer.add_weight(shape=(feature_count,), initializer="zeros", name="offset")
-    layer.scale = layer.add_weight(shape=(feature_count,), initializer="ones", name="scale")
+    """Creates ``layer.offset`` (zeros) and ``layer.scale`` (ones), or the given values.
+
+    Neither the variables nor the layer's inputs are autocast: under mixed precision the layer
+    normalizes in float32 (see ``_normalizing_dtype``) and casts its output itself.
+    """
+    layer.autocast = False
+    layer.offset = layer.add_weight(
+        shape=(feature_count,), initializer="zeros", name="offset", autocast=False
+    )
+    layer.scale = layer.add_weight(shape=(feature_count,), initializer="ones", name="scale", autocast=False)
     if offset is not None:
         layer.offset.assign(tf.cast(offset, layer.offset.dtype))
         layer.scale.assign(tf.cast(scale, layer.scale.dtype))
@@ -82,7 +91,9 @@ class LayerNorm(Layer):
         feature_count: The size of ``axis``; or pass ``offset=`` and ``scale=`` instead.
         axis: The axis normalized over (negative counts from the end); required, as in Swift.
         epsilon: Added to the variance before its square root; positive.
-        offset: Swift's ``init(offset:scale:axis:epsilon:)``: the initial ``offset``, rank 1.
+        offset: Swift's ``init(offset:scale:axis:epsilon:)``: the initial ``offset``, rank 1; the layer
+            takes its dtype unless ``dtype=`` says otherwise, not a global mixed-precision policy's: the
+            tensors' dtype is the caller's choice.
         scale: The initial ``scale``, of ``offset``'s shape.
         **kwargs: Passed to ``keras.layers.Layer`` (``name=``, ``dtype=``, ...).
 
@@ -133,13 +144,14 @@ class LayerNorm(Layer):
         self.built = True
 
     def call(self, input):
-        input = tf.convert_to_tensor(input)
+        input = tf.cast(input, _normalizing_dtype(self))
         rank = input.shape.rank
         axis = self.axis % rank
         shape = _broadcast_shape(rank, {axis: self.feature_count})
+        offset, scale = (tf.reshape(tf.cast(v, input.dtype), shape) for v in (self.offset, self.scale))
         mean, variance = tf.nn.moments(input, axes=[axis], keepdims=True)
-        inv = tf.math.rsqrt(variance + tf.cast(self.epsilon, input.dtype)) * tf.reshape(self.scale, shape)
-        return (input - mean) * inv + tf.reshape(self.offset, shape)
+        inv = tf.math.rsqrt(variance + tf.cast(self.epsilon, input.dtype)) * scale
+        return tf.cast((input - mean) * inv + offset, self.compute_dtype)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return input_shape
@@ -168,7 +180,9 @@ class GroupNorm(Layer):
         group_count: The number of groups; required, as in Swift.
         axis: The feature axis (negative counts from the end); not the batch axis.
         epsilon: Added to the variance before its square root; positive.
-        offset: Swift's ``init(offset:scale:groupCount:axis:epsilon:)``: the initial ``offset``.
+        offset: Swift's ``init(offset:scale:groupCount:axis:epsilon:)``: the initial ``offset``; the
+            layer takes its dtype unless ``dtype=`` says otherwise, not a global mixed-precision
+            policy's: the tensors' dtype is the caller's choice.
         scale: The initial ``scale``, of ``offset``'s shape.
         **kwargs: Passed to ``keras.layers.Layer`` (``name=``, ``dtype=``, ...).
 
@@ -239,7 +253,7 @@ class GroupNorm(Layer):
         self.built = True
 
     def call(self, input):
-        input = tf.convert_to_tensor(input)
+        input = tf.cast(input, _normalizing_dtype(self))
         rank = input.shape.rank
         axis = self.axis % rank
         groups, per_group = self.group_count, self.feature_count // self.group_count
@@ -248,11 +262,12 @@ class GroupNorm(Layer):
         reduce_axes = [i for i in range(1, rank + 1) if i != axis]
         mean, variance = tf.nn.moments(grouped, axes=reduce_axes, keepdims=True)
         parameter_shape = _broadcast_shape(rank + 1, {axis: groups, axis + 1: per_group})
-        inv = tf.reshape(self.scale, parameter_shape) * tf.math.rsqrt(
-            variance + tf.cast(self.epsilon, input.dtype)
+        offset, scale = (
+            tf.reshape(tf.cast(v, input.dtype), parameter_shape) for v in (self.offset, self.scale)
         )
-        normalized = grouped * inv + (tf.reshape(self.offset, parameter_shape) - mean * inv)
-        return tf.reshape(normalized, shape)
+        inv = scale * tf.math.rsqrt(variance + tf.cast(self.epsilon, input.dtype))
+        normalized = grouped * inv + (offset - mean * inv)
+        return tf.cast(tf.reshape(normalized, shape), self.compute_dtype)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return input_shape
@@ -279,7 +294,9 @@ class InstanceNorm(GroupNorm):
         feature_count: The size of ``axis``; or pass ``offset=`` and ``scale=`` instead.
         axis: The feature axis (negative counts from the end); not the batch axis.
         epsilon: Added to the variance before its square root; positive.
-        offset: Swift's ``init(offset:scale:axis:epsilon:)``: the initial ``offset``.
+        offset: Swift's ``init(offset:scale:axis:epsilon:)``: the initial ``offset``; the layer takes
+            its dtype unless ``dtype=`` says otherwise, not a global mixed-precision policy's: the
+            tensors' dtype is the caller's choice.
         scale: The initial ``scale``, of ``offset``'s shape.
         **kwargs: Passed to ``keras.layers.Layer`` (``name=``, ``dtype=``, ...).
 

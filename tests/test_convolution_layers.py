@@ -204,6 +204,74 @@ def test_transposed_conv1d_with_a_stride_above_the_kernel_has_s4tf_output_size(m
     )
 
 
+#: Float64 dilated convolutions: TensorFlow's float64 CPU kernel cannot differentiate them
+#: (Conv2DBackpropInput refuses dilations), so the layers convolve a dilated filter instead.
+#: name: (the layer, the input shape, TensorFlow's op with its strides, padding and dilations).
+FLOAT64_DILATED = {
+    "Conv1D same, stride and dilation": (
+        lambda: sd.Conv1D(filter_shape=(3, 2, 2), stride=2, padding="same", dilation=2, dtype="float64"),
+        (2, 9, 2),
+        lambda x, f: tf.nn.conv1d(x, f, 2, "SAME", dilations=2),
+    ),
+    "Conv2D valid, strides and dilations": (
+        lambda: sd.Conv2D(filter_shape=(2, 3, 1, 2), strides=(1, 2), dilations=(2, 3), dtype="float64"),
+        (1, 6, 8, 1),
+        lambda x, f: tf.nn.conv2d(x, f, [1, 1, 2, 1], "VALID", dilations=[1, 2, 3, 1]),
+    ),
+    "Conv2D same, dilations": (
+        lambda: sd.Conv2D(filter_shape=(2, 2, 2, 1), padding="same", dilations=(3, 1), dtype="float64"),
+        (1, 5, 4, 2),
+        lambda x, f: tf.nn.conv2d(x, f, 1, "SAME", dilations=[1, 3, 1, 1]),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(FLOAT64_DILATED))
+def test_float64_dilated_convolutions_differentiate_as_finite_differences(case, mode):
+    """The forward pass against TensorFlow's own dilated op (whose float64 forward kernel works),
+    the gradients against central differences of it, in float64."""
+    make, input_shape, reference = FLOAT64_DILATED[case]
+    layer = make()
+    layer.bias.assign(R.randn(*layer.bias.shape))
+    filter, bias = layer.filter.numpy(), layer.bias.numpy()
+    x = R.randn(*input_shape)
+    r = R.randn(*layer.compute_output_shape(input_shape))
+
+    def numpy_loss(x, f):
+        return np.sum((reference(tf.constant(x), tf.constant(f)).numpy() + bias) * r)
+
+    def run(x):
+        d_layer, d_x = sd.gradient(at=(layer, x), of=lambda layer, x: tf.reduce_sum(layer(x) * r))
+        return layer(x), d_x, d_layer.filter, d_layer.bias
+
+    y, d_x, d_filter, d_bias = run_in(mode, run, tf.constant(x))
+    assert y.dtype == d_x.dtype == d_filter.dtype == np.float64
+    np.testing.assert_allclose(y, reference(tf.constant(x), tf.constant(filter)).numpy() + bias, rtol=1e-12)
+    np.testing.assert_allclose(
+        d_x, finite_difference(lambda x: numpy_loss(x, filter), x), rtol=1e-6, atol=1e-9
+    )
+    np.testing.assert_allclose(
+        d_filter, finite_difference(lambda f: numpy_loss(x, f), filter), rtol=1e-6, atol=1e-9
+    )
+    np.testing.assert_allclose(d_bias, np.sum(r, axis=tuple(range(r.ndim - 1))), rtol=1e-12)
+
+
+def test_float64_dilated_conv2d_trains_with_fit():
+    """Keras' fit (a tf.function, no XLA) differentiates a float64 dilated Conv2D and its loss falls."""
+    model = keras.Sequential(
+        [
+            keras.Input((6, 6, 1), dtype="float64"),
+            sd.Conv2D(filter_shape=(2, 2, 1, 1), dilations=2, dtype="float64"),
+        ]
+    )
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse", jit_compile=False)
+    x = R.randn(8, 6, 6, 1)
+    target = tf.nn.conv2d(x, np.full((2, 2, 1, 1), 0.5), 1, "VALID", dilations=2).numpy()
+    history = model.fit(x, target, epochs=10, batch_size=8, verbose=0).history["loss"]
+    assert model.layers[0].filter.dtype == "float64" and np.all(np.isfinite(history))
+    assert history[-1] < 0.5 * history[0]
+
+
 def test_batched_dense_is_s4tfs(mode):
     """A rank-3 weight [batch, in, out]: example b is multiplied by weight[b] (S4TF's own test:
     weight 0..<12, bias [[1, 2, 3]], input 0..<4 give [[4, 6, 8], [40, 46, 52]])."""
@@ -281,6 +349,27 @@ def test_layers_from_tensors_hold_copies_in_the_tensors_dtype():
         "filter",
         "bias",
     ]
+
+
+def test_layers_from_tensors_keep_the_tensors_dtype_under_a_global_mixed_policy():
+    """A deliberate choice, documented: the given tensors' dtype is the caller's, so a global
+    mixed-precision policy applies to layers built from sizes only."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        assert sd.Conv1D(filter_shape=(2, 1, 1)).dtype_policy.name == "mixed_float16"
+        assert sd.LayerNorm(feature_count=2, axis=-1).dtype_policy.name == "mixed_float16"
+        given = [
+            sd.Dense(weight=tf.ones([2, 2])),
+            sd.Conv2D(filter=tf.ones([1, 1, 1, 1])),
+            sd.Conv1D(filter=np.ones((2, 1, 1))),
+            sd.LayerNorm(offset=tf.zeros([2]), scale=tf.ones([2]), axis=-1),
+        ]
+        assert [layer.dtype_policy.name for layer in given] == ["float32", "float32", "float64", "float32"]
+        assert given[0](tf.ones([1, 2], tf.float16)).dtype == tf.float32
+        assert sd.Dense(weight=tf.ones([2, 2]), dtype="mixed_float16").compute_dtype == "float16"
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
 
 
 def test_round_trip_through_keras_file(tmp_path):

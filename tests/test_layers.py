@@ -84,6 +84,61 @@ def test_batchnorm_matches_s4tf_formula(mode):
     )
 
 
+def test_batchnorm_under_mixed_precision_keeps_float32_statistics(mode):
+    """Under mixed_float16 a feature whose batch variance is beyond float16's range (65504) is
+    normalized in float32 (float16 moments overflowed: zeros out and inf in running_variance): the
+    output is the float32 layer's, and Keras' mixed-precision BatchNormalization's, with the same
+    weights; the running statistics are float32, finite and the float32 layer's (and Keras'); the
+    gradients are finite and the float32 layer's; inference uses the running statistics likewise."""
+    rng = np.random.RandomState(2)
+    mixed = sd.BatchNorm(feature_count=3, momentum=0.9, dtype="mixed_float16")
+    plain = sd.BatchNorm(feature_count=3, momentum=0.9)
+    keras_bn = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-3, dtype="mixed_float16")
+    keras_bn.build((8, 3))
+    offset, scale = rng.randn(3).astype(np.float32), rng.randn(3).astype(np.float32)
+    for layer in (mixed, plain):
+        layer.offset.assign(offset)
+        layer.scale.assign(scale)
+    keras_bn.set_weights([scale, offset, np.zeros(3), np.ones(3)])  # gamma, beta, moving mean, variance
+    assert mixed.compute_dtype == "float16"
+    assert all(v.dtype == "float32" for v in mixed.weights)
+    x = tf.constant(np.round(rng.randn(8, 3) * 1000) + [0, 500, -300], tf.float16)  # exact in float16
+    assert np.all(np.var(x.numpy().astype(np.float64), axis=0) > 65504)
+    w = tf.constant(rng.randn(8, 3).astype(np.float32))
+
+    def run(x):
+        def of(layer):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = layer(x, training=True)
+                loss = tf.reduce_sum(tf.cast(y, tf.float32) * w)
+            return y, tape.gradient(loss, [x, *layer.trainable_variables]), layer(x, training=False)
+
+        return of(mixed), of(plain), keras_bn(x, training=True), keras_bn(x, training=False)
+
+    (y, grads, y_inference), (y32, grads32, y32_inference), y_keras, y_keras_inference = run_in(mode, run, x)
+    assert y.dtype == y_inference.dtype == np.float16 and np.abs(y).max() > 0.5
+    np.testing.assert_allclose(y, y32, rtol=2e-3, atol=2e-3)
+    np.testing.assert_allclose(y, y_keras, rtol=2e-3, atol=2e-3)
+    np.testing.assert_allclose(y_inference, y32_inference, rtol=2e-3, atol=2e-3)
+    np.testing.assert_allclose(y_inference, y_keras_inference, rtol=2e-3, atol=2e-3)
+    for statistic, keras_statistic in (
+        ("running_mean", "moving_mean"),
+        ("running_variance", "moving_variance"),
+    ):
+        got = getattr(mixed, statistic).numpy()
+        assert got.dtype == np.float32 and np.all(np.isfinite(got))
+        np.testing.assert_allclose(got, getattr(plain, statistic).numpy(), rtol=1e-6)
+        np.testing.assert_allclose(got, getattr(keras_bn, keras_statistic).numpy(), rtol=1e-5)
+    variance = np.var(x.numpy().astype(np.float64), axis=0)
+    np.testing.assert_allclose(mixed.running_variance.numpy(), 0.9 + 0.1 * variance, rtol=1e-5)
+    for got, want in zip(grads, grads32, strict=True):
+        assert np.all(np.isfinite(got)) and got.dtype == want.dtype
+        np.testing.assert_allclose(
+            got.astype(np.float32), want.astype(np.float32), rtol=2e-2, atol=np.abs(want).max() * 1e-2
+        )
+
+
 def test_layers_work_before_any_forward_pass():
     model = sd.models.MLP()  # variables exist from construction: set them, differentiate, update
     model.layer1.weight.assign(np.full((2, 10), 0.1, np.float32))

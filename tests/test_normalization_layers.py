@@ -20,13 +20,14 @@ def randomized(layer):
     return layer
 
 
-def keras_twin(layer):
-    """The Keras layer computing what ``layer`` should, with its weights (gamma=scale, beta=offset)."""
+def keras_twin(layer, **kwargs):
+    """The Keras layer computing what ``layer`` should, with its weights (gamma=scale, beta=offset);
+    ``kwargs`` go to it (``dtype=``)."""
     if isinstance(layer, sd.LayerNorm):
-        twin = keras.layers.LayerNormalization(axis=layer.axis, epsilon=layer.epsilon)
+        twin = keras.layers.LayerNormalization(axis=layer.axis, epsilon=layer.epsilon, **kwargs)
     else:
         twin = keras.layers.GroupNormalization(
-            groups=layer.group_count, axis=layer.axis, epsilon=layer.epsilon
+            groups=layer.group_count, axis=layer.axis, epsilon=layer.epsilon, **kwargs
         )
     return twin
 
@@ -73,6 +74,52 @@ def test_forward_and_gradients_match_keras_with_the_same_weights(mode):
         np.testing.assert_allclose(dx, kdx, rtol=1e-3, atol=1e-4)
         np.testing.assert_allclose(d_offset, d_beta, rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(d_scale, d_gamma, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "make,shape",
+    [
+        (lambda **kw: sd.LayerNorm(feature_count=4, axis=-1, **kw), (3, 2, 4)),
+        (lambda **kw: sd.GroupNorm(feature_count=4, group_count=2, **kw), (2, 3, 4)),
+        (lambda **kw: sd.InstanceNorm(feature_count=4, axis=1, **kw), (2, 4, 3)),
+    ],
+    ids=["LayerNorm", "GroupNorm", "InstanceNorm"],
+)
+def test_mixed_precision_normalizes_in_float32(make, shape, mode):
+    """Under mixed_float16 a group whose variance is beyond float16's range (65504) is normalized in
+    float32 (float16 moments overflow to inf, whose rsqrt zeroed the output): the output is the
+    float32 layer's, and Keras' mixed-precision layer's, with the same weights, cast to float16;
+    the gradients are finite and the float32 layer's; the variables stay float32."""
+    mixed, plain = randomized(make(dtype="mixed_float16")), make()
+    plain.set_weights(mixed.get_weights())
+    assert mixed.compute_dtype == "float16" and mixed.offset.dtype == mixed.scale.dtype == "float32"
+    keras_mixed = keras_twin(mixed, dtype="mixed_float16")
+    keras_mixed.build(shape)
+    keras_mixed.set_weights([mixed.scale.numpy(), mixed.offset.numpy()])  # gamma, beta
+    x = tf.constant(RNG.randn(*shape) * 1000, tf.float16)  # as a mixed-precision model's layers pass it
+    assert np.var(x.numpy().astype(np.float64)) > 65504
+    w = tf.constant(RNG.randn(*shape).astype(np.float32))
+
+    def run(x):
+        def of(layer):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = layer(x)
+                loss = tf.reduce_sum(tf.cast(y, tf.float32) * w)
+            return y, tape.gradient(loss, [x, *layer.trainable_variables])
+
+        return of(mixed), of(plain), keras_mixed(x)
+
+    (y, grads), (y32, grads32), y_keras = run_in(mode, run, x)
+    assert y.dtype == np.float16 and np.abs(y).max() > 0.5
+    np.testing.assert_allclose(y, y32, rtol=2e-3, atol=2e-3)
+    np.testing.assert_allclose(y, y_keras, rtol=2e-3, atol=2e-3)
+    for got, want in zip(grads, grads32, strict=True):
+        assert np.all(np.isfinite(got)) and got.dtype == want.dtype
+        scale = np.abs(want).max()
+        np.testing.assert_allclose(
+            got.astype(np.float32), want.astype(np.float32), rtol=2e-2, atol=scale * 1e-2
+        )
 
 
 def test_formulas_in_numpy():
