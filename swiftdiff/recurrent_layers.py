@@ -162,7 +162,8 @@ class _SizedCell(RecurrentLayerCell):
 
     def _check_call(self, input: Any = None, state: Any = None, *args: Any, **kwargs: Any) -> None:
         self._check_shape(input, "input", self.input_size)
-        batch = _static_shape(input)[0] if _static_shape(input) else None
+        input_shape = _static_shape(input)
+        batch = input_shape[0] if input_shape else None
         for part in self._state_parts(state):
             self._check_shape(part, "state", self.hidden_size)
             shape = _static_shape(part)
