@@ -53,10 +53,14 @@ from .convolution_layers import (  # noqa: E402
     Conv1D,
     Conv3D,
     DepthwiseConv2D,
+    SeparableConv1D,
     SeparableConv2D,
     TransposedConv1D,
     TransposedConv2D,
     TransposedConv3D,
+    ZeroPadding1D,
+    ZeroPadding2D,
+    ZeroPadding3D,
 )
 from .core_layers import Embedding, Function, Reshape  # noqa: E402
 from .customization import (  # noqa: E402
@@ -250,7 +254,11 @@ __all__ = [
     "TransposedConv2D",
     "TransposedConv3D",
     "DepthwiseConv2D",
+    "SeparableConv1D",
     "SeparableConv2D",
+    "ZeroPadding1D",
+    "ZeroPadding2D",
+    "ZeroPadding3D",
     "MaxPool1D",
     "MaxPool3D",
     "AvgPool1D",

@@ -1,9 +1,9 @@
 """S4TF's convolution layers (Conv1D, Conv3D, TransposedConv1D/2D/3D, DepthwiseConv2D,
-SeparableConv2D), layers built from given tensors (Dense, Conv2D and those) and Dense's batched
-weight: outputs and gradients against the matching Keras layer with the same weights (a dilated
-filter is compared with Keras' undilated layer holding the filter with zeros inserted, so strides
-and dilations can be combined as in S4TF), against numpy or finite differences where Keras differs;
-S4TF's names, layouts and initializers; .keras round trips; misuse."""
+SeparableConv1D/2D, ZeroPadding1D/2D/3D), layers built from given tensors (Dense, Conv2D and
+those) and Dense's batched weight: outputs and gradients against the matching Keras layer with the
+same weights (a dilated filter is compared with Keras' undilated layer holding the filter with
+zeros inserted, so strides and dilations can be combined as in S4TF), against numpy or finite
+differences where Keras differs; S4TF's names, layouts and initializers; .keras round trips; misuse."""
 
 import keras
 import numpy as np
@@ -119,6 +119,28 @@ CASES = {
         lambda: keras.layers.SeparableConv2D(4, 3, strides=2, padding="same"),
         [None, None, None],
         (2, 7, 7, 2),
+    ),
+    "SeparableConv1D from tensors, stride and dilation": (
+        lambda: sd.SeparableConv1D(
+            depthwise_filter=rand(3, 2, 2),
+            pointwise_filter=rand(1, 4, 3),
+            bias=rand(3),
+            stride=2,
+            padding="same",
+            dilation=2,
+            activation=sd.tanh,
+        ),
+        lambda: keras.layers.SeparableConv1D(
+            3, 5, strides=2, padding="same", depth_multiplier=2, activation="tanh"
+        ),
+        [(2,), None, None],
+        (2, 11, 2),
+    ),
+    "SeparableConv1D sized, valid": (
+        lambda: sd.SeparableConv1D(depthwise_filter_shape=(3, 3, 1), pointwise_filter_shape=(1, 3, 4)),
+        lambda: keras.layers.SeparableConv1D(4, 3),
+        [None, None, None],
+        (2, 7, 3),
     ),
     "Dense from tensors": (
         lambda: sd.Dense(weight=rand(3, 4), bias=rand(4), activation=sd.sigmoid),
@@ -306,6 +328,11 @@ SIZED = [
     (sd.TransposedConv2D(filter_shape=(3, 3, 5, 2)), ["filter", "bias"], [(3, 3, 5, 2), (5,)]),
     (sd.TransposedConv3D(filter_shape=(2, 2, 2, 5, 2)), ["filter", "bias"], [(2, 2, 2, 5, 2), (5,)]),
     (sd.DepthwiseConv2D(filter_shape=(3, 3, 4, 2)), ["filter", "bias"], [(3, 3, 4, 2), (8,)]),
+    (
+        sd.SeparableConv1D(depthwise_filter_shape=(3, 4, 2), pointwise_filter_shape=(1, 8, 6)),
+        ["depthwise_filter", "pointwise_filter", "bias"],
+        [(3, 4, 2), (1, 8, 6), (6,)],
+    ),
     (
         sd.SeparableConv2D(depthwise_filter_shape=(3, 3, 4, 2), pointwise_filter_shape=(1, 1, 8, 6)),
         ["depthwise_filter", "pointwise_filter", "bias"],
@@ -527,3 +554,200 @@ def test_misuse_gets_short_errors_naming_the_layer():
         ValueError, match=r"sd\.Conv3D: inputs of shape \[1, 3, 3, 1, 1\] are smaller than its 2x2x2"
     ):
         sd.Conv3D(filter_shape=(2, 2, 2, 1, 1))(tf.ones([1, 3, 3, 1, 1]))
+
+
+def separable_1d_numpy(x, depthwise, pointwise, bias, stride, dilation):
+    """A valid 1-D separable convolution written out: channel c's m-th depthwise output at step i
+    sums x[i * stride + j * dilation, c] * depthwise[j, c, m], then a 1-wide pointwise product."""
+    batch, width, channels = x.shape
+    kernel, _, multiplier = depthwise.shape
+    steps = (width - dilation * (kernel - 1) - 1) // stride + 1
+    mid = np.zeros((batch, steps, channels * multiplier))
+    for i in range(steps):
+        for j in range(kernel):
+            taps = x[:, i * stride + j * dilation]  # [batch, channels]
+            mid[:, i] += (taps[:, :, None] * depthwise[j]).reshape(batch, -1)
+    return mid @ pointwise[0] + bias
+
+
+def test_float64_separable_conv1d_differentiates_as_finite_differences(mode):
+    """A float64 layer (from float64 tensors) with stride and dilation: the output against the
+    sum written out in numpy, every gradient against central differences of it."""
+    depthwise, pointwise, bias = R.randn(2, 2, 2), R.randn(1, 4, 3), R.randn(3)
+    layer = sd.SeparableConv1D(
+        depthwise_filter=depthwise, pointwise_filter=pointwise, bias=bias, stride=2, dilation=2
+    )
+    assert layer.compute_dtype == "float64"
+    x = R.randn(2, 8, 2)
+    r = R.randn(2, 3, 3)
+
+    def loss(x=x, depthwise=depthwise, pointwise=pointwise, bias=bias):
+        return np.sum(separable_1d_numpy(x, depthwise, pointwise, bias, 2, 2) * r)
+
+    def run(x):
+        d_layer, d_x = sd.gradient(at=(layer, x), of=lambda layer, x: tf.reduce_sum(layer(x) * r))
+        return layer(x), d_x, list(d_layer)
+
+    y, d_x, (d_depthwise, d_pointwise, d_bias) = run_in(mode, run, tf.constant(x))
+    assert y.dtype == d_x.dtype == d_depthwise.dtype == np.float64
+    np.testing.assert_allclose(y, separable_1d_numpy(x, depthwise, pointwise, bias, 2, 2), rtol=1e-12)
+    np.testing.assert_allclose(d_x, finite_difference(lambda v: loss(x=v), x), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(
+        d_depthwise, finite_difference(lambda v: loss(depthwise=v), depthwise), rtol=1e-6, atol=1e-9
+    )
+    np.testing.assert_allclose(
+        d_pointwise, finite_difference(lambda v: loss(pointwise=v), pointwise), rtol=1e-6, atol=1e-9
+    )
+    np.testing.assert_allclose(d_bias, finite_difference(lambda v: loss(bias=v), bias), rtol=1e-6)
+
+
+#: name: (the sd layer, Keras' layer padding the same way, the input shape).
+PADDINGS = {
+    "ZeroPadding1D pair": (
+        lambda: sd.ZeroPadding1D(padding=(1, 3)),
+        lambda: keras.layers.ZeroPadding1D((1, 3)),
+        (2, 4, 3),
+    ),
+    "ZeroPadding1D integer": (
+        lambda: sd.ZeroPadding1D(padding=2),
+        lambda: keras.layers.ZeroPadding1D(2),
+        (2, 3, 2),
+    ),
+    "ZeroPadding2D pairs": (
+        lambda: sd.ZeroPadding2D(padding=((0, 2), (1, 0))),
+        lambda: keras.layers.ZeroPadding2D(((0, 2), (1, 0))),
+        (2, 3, 4, 2),
+    ),
+    "ZeroPadding2D per axis": (
+        lambda: sd.ZeroPadding2D(padding=(1, 2)),
+        lambda: keras.layers.ZeroPadding2D((1, 2)),
+        (1, 3, 2, 2),
+    ),
+    "ZeroPadding3D pairs": (
+        lambda: sd.ZeroPadding3D(padding=((1, 0), (0, 2), (2, 1))),
+        lambda: keras.layers.ZeroPadding3D(((1, 0), (0, 2), (2, 1))),
+        (2, 2, 3, 2, 2),
+    ),
+    "ZeroPadding3D per axis": (
+        lambda: sd.ZeroPadding3D(padding=(0, 1, 2)),
+        lambda: keras.layers.ZeroPadding3D((0, 1, 2)),
+        (1, 2, 2, 3, 1),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(PADDINGS))
+def test_zero_padding_and_its_gradient_match_keras(case, mode):
+    make, make_keras, input_shape = PADDINGS[case]
+    layer, keras_layer = make(), make_keras()
+    x = tf.constant(rand(*input_shape))
+    r = tf.constant(rand(*keras_layer.compute_output_shape(input_shape)))
+    y_ref, dx_ref, _ = keras_reference(keras_layer, x, r)
+
+    def run(x, r):
+        d_layer, d_x = sd.gradient(at=(layer, x), of=lambda layer, x: tf.reduce_sum(layer(x) * r))
+        return layer(x), d_x
+
+    y, d_x = run_in(mode, run, x, r)
+    assert layer.trainable_variables == [] and layer.built
+    assert y.shape == y_ref.shape == tuple(layer.compute_output_shape(input_shape))
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(d_x, dx_ref)
+
+
+def test_zero_padding_keeps_float64_and_s4tf_padding_attributes():
+    """S4TF's layers are generic over the scalar: a float64 input stays float64 (and its
+    gradient too); ``padding`` holds Swift's stored form."""
+    x = tf.constant(R.randn(1, 2, 1))
+    d_x = sd.gradient(at=x, of=lambda x: tf.reduce_sum(sd.ZeroPadding1D(padding=1)(x) * 2.0))
+    assert sd.ZeroPadding1D(padding=1)(x).dtype == tf.float64 and d_x.dtype == tf.float64
+    np.testing.assert_array_equal(d_x, np.full((1, 2, 1), 2.0))
+    assert sd.ZeroPadding1D(padding=2).padding == (2, 2)
+    assert sd.ZeroPadding2D(padding=(1, 2)).padding == ((1, 1), (2, 2))
+    assert sd.ZeroPadding3D(padding=[[0, 1], [2, 3], [4, 5]]).padding == ((0, 1), (2, 3), (4, 5))
+    assert sd.ZeroPadding2D(padding=(1, 2)).compute_output_shape((None, None, 3, 4)) == (None, None, 7, 4)
+
+
+def test_new_layers_round_trip_through_keras_file(tmp_path):
+    model = keras.Sequential(
+        [
+            keras.Input((6, 2)),
+            sd.ZeroPadding1D(padding=(2, 1)),
+            sd.SeparableConv1D(
+                depthwise_filter=rand(3, 2, 2), pointwise_filter=rand(1, 4, 3), bias=rand(3), dilation=2
+            ),
+            sd.SeparableConv1D(
+                depthwise_filter_shape=(2, 3, 1), pointwise_filter_shape=(1, 3, 2), stride=2, padding="same"
+            ),
+        ]
+    )
+    image = keras.Sequential(
+        [
+            keras.Input((2, 3, 4, 1)),
+            sd.ZeroPadding3D(padding=((1, 0), (0, 1), (2, 2))),
+            keras.layers.Reshape((3 * 4, 8, 1)),
+            sd.ZeroPadding2D(padding=(1, 2)),
+        ]
+    )
+    model.layers[-1].bias.assign(rand(2))
+    for index, net in enumerate([model, image]):
+        x = tf.constant(rand(2, *net.input_shape[1:]))
+        path = tmp_path / f"new{index}.keras"
+        net.save(path)
+        loaded = keras.models.load_model(path)
+        assert [type(layer) for layer in loaded.layers] == [type(layer) for layer in net.layers]
+        for mine, theirs in zip(net.layers, loaded.layers, strict=True):
+            assert mine.get_config() == theirs.get_config() or not isinstance(mine, sd.Layer)
+        np.testing.assert_allclose(loaded(x), net(x), rtol=1e-6)
+    assert [v.name for v in model.layers[1].weights] == ["depthwise_filter", "pointwise_filter", "bias"]
+    config = model.layers[1].get_config()
+    assert config["depthwise_filter_shape"] == (3, 2, 2) and config["stride"] == 1
+    assert config["dilation"] == 2 and config["use_bias"] is True
+    assert image.layers[0].get_config()["padding"] == ((1, 0), (0, 1), (2, 2))
+
+
+def test_new_layers_misuse_gets_short_errors_naming_the_layer():
+    cases = [
+        (lambda: sd.ZeroPadding1D(padding=(1, 2, 3)), r"sd\.ZeroPadding1D: padding= must be"),
+        (lambda: sd.ZeroPadding1D(padding=1.5), r"sd\.ZeroPadding1D: padding="),
+        (lambda: sd.ZeroPadding2D(padding=2), r"sd\.ZeroPadding2D: padding= must be 2 pairs"),
+        (lambda: sd.ZeroPadding2D(padding=((1, 1), 2)), r"sd\.ZeroPadding2D: padding="),
+        (lambda: sd.ZeroPadding2D(padding=((1, -1), (0, 0))), r"sd\.ZeroPadding2D: padding="),
+        (lambda: sd.ZeroPadding3D(padding=(1, 1)), r"sd\.ZeroPadding3D: padding= must be 3 pairs"),
+        (
+            lambda: sd.SeparableConv1D(depthwise_filter_shape=(3, 2, 2), pointwise_filter_shape=(1, 3, 4)),
+            r"sd\.SeparableConv1D: the pointwise filter \[1, 3, 4\] must take .* 2 x 2 = 4",
+        ),
+        (
+            lambda: sd.SeparableConv1D(
+                depthwise_filter=tf.ones([3, 2, 2, 1]), pointwise_filter=tf.ones([1, 4, 1])
+            ),
+            r"sd\.SeparableConv1D: depthwise_filter= must have rank 3",
+        ),
+        (
+            lambda: sd.SeparableConv1D(
+                depthwise_filter_shape=(3, 2, 1), pointwise_filter_shape=(1, 2, 1), stride=0
+            ),
+            r"sd\.SeparableConv1D: stride= must be a positive integer",
+        ),
+        (
+            lambda: sd.SeparableConv1D(depthwise_filter_shape=(3, 2, 1), pointwise_filter_shape=(1, 2, 1))(
+                tf.ones([1, 2, 2])
+            ),
+            r"sd\.SeparableConv1D: inputs of shape \[1, 2, 2\] are smaller than its 3-wide",
+        ),
+    ]
+    for make, message in cases:
+        with pytest.raises(ValueError, match=message):
+            make()
+    with pytest.raises(TypeError, match=r"depthwise_filter_shape= and pointwise_filter_shape= go together"):
+        sd.SeparableConv1D(depthwise_filter_shape=(3, 2, 2))
+    for layer, x in [
+        (sd.ZeroPadding2D(padding=(1, 1), name="z"), tf.ones([1, 3, 3])),
+        (
+            sd.SeparableConv1D(depthwise_filter_shape=(1, 2, 1), pointwise_filter_shape=(1, 2, 1), name="s"),
+            tf.ones([1, 3, 3]),
+        ),
+    ]:
+        with pytest.raises(ValueError, match=rf"layer '{layer.name}' is incompatible"):
+            layer(x)
