@@ -618,7 +618,11 @@ def with_derivative(x: Any, hook: Callable[[tf.Tensor], Any]) -> tf.Tensor:
     """Swift ``x.withDerivative { ... }``: identity forward; ``hook`` sees (and may replace) the cotangent.
 
     Hooks run in reverse order of creation, like Swift's pullbacks; a hook on a value that does
-    not reach the result is never called; forward mode passes through unchanged.
+    not reach the result is never called; forward mode passes through unchanged. A hook belongs to
+    the swiftdiff operator it was made under: an outer differentiation (an HVP, a gradient of a
+    gradient taken with the operators) differentiates the identity it is. Made under no operator,
+    inside raw gradient tapes, it acts on every reverse pass that reaches it, so two nested
+    tapes apply it twice (their Hessian differs from the operators' one).
 
     Args:
         x: a floating value (a tensor, a variable, a Python float).

@@ -517,3 +517,24 @@ def test_hessian_vector_product_with_respect_to_a_layer(mode):
     reference = outer.gradient(along, plain.trainable_variables)
     for mine, expected in zip(got, reference, strict=True):
         np.testing.assert_allclose(mine, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_a_hook_belongs_to_the_operator_it_was_made_under_and_raw_nested_tapes_apply_it_twice():
+    """As documented in sd.with_derivative: sum((x^2)^2) with the cotangent of x^2 doubled has the
+    hooked gradient 8x^3, whose derivative is 24x^2 (the operators); two raw tapes also double the
+    outer pass's cotangent: 8x^2 + 2 * 16x^2 = 40x^2."""
+    x = tf.constant([0.7, -1.2], tf.float64)
+    v = tf.constant([1.0, 0.5], tf.float64)
+
+    def loss(x):
+        return tf.reduce_sum(sd.with_derivative(x**2, lambda g: 2.0 * g) ** 2)
+
+    by_operators = sd.gradient(at=x, of=lambda x: tf.reduce_sum(sd.gradient(at=x, of=loss) * v))
+    np.testing.assert_allclose(by_operators, 24 * x.numpy() ** 2 * v.numpy(), rtol=1e-12)
+    with tf.GradientTape() as outer:
+        outer.watch(x)
+        with tf.GradientTape() as inner:
+            inner.watch(x)
+            value = loss(x)
+        directional = tf.reduce_sum(inner.gradient(value, x) * v)
+    np.testing.assert_allclose(outer.gradient(directional, x), 40 * x.numpy() ** 2 * v.numpy(), rtol=1e-12)
