@@ -69,6 +69,13 @@ def _sizes(value: Any, count: int, label: str, layer: str) -> tuple[int, ...]:
     return sizes
 
 
+def _probability(probability: Any, layer: str) -> float:
+    """A dropout probability, in ``[0, 1)`` (1 would divide by zero), as a float."""
+    if isinstance(probability, bool) or not isinstance(probability, (int, float)) or not 0 <= probability < 1:
+        raise ValueError(f"sd.{layer}: probability= must be a number in [0, 1), got {probability!r}")
+    return float(probability)
+
+
 def _pair(value: Any, label: str, layer: str) -> tuple[int, int]:
     height, width = _sizes(value, 2, label, layer)
     return height, width
@@ -576,8 +583,32 @@ class Conv2D(_Convolution):
         )
 
 
-class _Pool2D(Layer):
-    """What ``MaxPool2D`` and ``AvgPool2D`` share; subclasses define ``_swift`` and ``_pool``."""
+class _Pool(Layer):
+    """What the windowed pools share: ``pool_size``, ``strides`` (tuples), ``padding``."""
+
+    _swift: ClassVar[str] = "Pool"
+    _pool: ClassVar[Callable[..., Any]]
+
+    def _configure(self, pool_size: tuple[int, ...], strides: tuple[int, ...], padding: Any) -> None:
+        self._window, self._strides = pool_size, strides
+        self.padding = _padding(padding, self._swift)
+        self.input_spec = keras.InputSpec(ndim=len(pool_size) + 2)
+        self.built = True
+
+    def call(self, input):
+        self.compute_output_shape(tuple(input.shape))  # a short error for an input smaller than the window
+        return type(self)._pool(input, self._window, self._strides, self.padding, "channels_last")
+
+    def compute_output_shape(self, input_shape: Shape) -> tuple[int | None, ...]:
+        window = self._window
+        dilations = (1,) * len(window)
+        return _windowed_shape(
+            input_shape, window, self._strides, dilations, self.padding, input_shape[-1], self._swift
+        )
+
+
+class _Pool2D(_Pool):
+    """What ``MaxPool2D`` and ``AvgPool2D`` add to ``_Pool``: S4TF's 2-D arguments and config."""
 
     _swift = "Pool2D"
 
@@ -591,21 +622,7 @@ class _Pool2D(Layer):
         super().__init__(**kwargs)
         self.pool_size = _pair(pool_size, "pool_size", self._swift)
         self.strides = _pair(strides if strides is not None else self.pool_size, "strides", self._swift)
-        self.padding = _padding(padding, self._swift)
-        self.input_spec = keras.InputSpec(ndim=4)
-        self.built = True
-
-    def _pool(self, input):
-        raise NotImplementedError
-
-    def call(self, input):
-        self.compute_output_shape(tuple(input.shape))  # a short error for an input smaller than the window
-        return self._pool(input)
-
-    def compute_output_shape(self, input_shape: Shape) -> tuple[int | None, ...]:
-        return _windowed_shape(
-            input_shape, self.pool_size, self.strides, (1, 1), self.padding, input_shape[-1], self._swift
-        )
+        self._configure(self.pool_size, self.strides, padding)
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -644,8 +661,7 @@ class MaxPool2D(_Pool2D):
 
     _swift = "MaxPool2D"
 
-    def _pool(self, input):
-        return keras.ops.max_pool(input, self.pool_size, self.strides, self.padding)
+    _pool = staticmethod(keras.ops.max_pool)
 
 
 @_register
@@ -676,8 +692,7 @@ class AvgPool2D(_Pool2D):
 
     _swift = "AvgPool2D"
 
-    def _pool(self, input):
-        return keras.ops.average_pool(input, self.pool_size, self.strides, self.padding)
+    _pool = staticmethod(keras.ops.average_pool)
 
 
 @_register
@@ -743,13 +758,7 @@ class Dropout(Layer):
 
     def __init__(self, probability: float, seed: int | None = None, **kwargs: Any):
         super().__init__(**kwargs)
-        if (
-            isinstance(probability, bool)
-            or not isinstance(probability, (int, float))
-            or not 0 <= probability < 1
-        ):
-            raise ValueError(f"sd.Dropout: probability= must be in [0, 1), got {probability!r}")
-        self.probability = float(probability)
+        self.probability = _probability(probability, "Dropout")
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.built = True

@@ -17,18 +17,12 @@ import keras
 import tensorflow as tf
 
 from .layer import Layer
-from .layers import Shape, _register
+from .layers import Shape, _probability, _register
 from .learning_phase import training_flag
 
 #: SELU's constants, with which Swift's AlphaDropout computes the value a dropped input takes.
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
-
-
-def _probability(probability: Any, layer: str) -> float:
-    if isinstance(probability, bool) or not isinstance(probability, (int, float)) or not 0 <= probability < 1:
-        raise ValueError(f"sd.{layer}: probability= must be a number in [0, 1), got {probability!r}")
-    return float(probability)
 
 
 class _NoiseLayer(Layer):

@@ -18,33 +18,9 @@ import keras
 import tensorflow as tf
 
 from .layer import Layer
-from .layers import Shape, _padding, _positive_int, _sizes, _windowed_shape
+from .layers import Shape, _Pool, _positive_int, _sizes
 
 _register = keras.saving.register_keras_serializable(package="swiftdiff")
-
-
-class _Pool(Layer):
-    """What the windowed pools share: ``pool_size``, ``strides`` (tuples), ``padding``."""
-
-    _swift: ClassVar[str] = "Pool"
-    _pool: ClassVar[Callable[..., Any]]
-
-    def _configure(self, pool_size: tuple[int, ...], strides: tuple[int, ...], padding: Any) -> None:
-        self._window, self._strides = pool_size, strides
-        self.padding = _padding(padding, self._swift)
-        self.input_spec = keras.InputSpec(ndim=len(pool_size) + 2)
-        self.built = True
-
-    def call(self, input):
-        self.compute_output_shape(tuple(input.shape))  # a short error for an input smaller than the window
-        return type(self)._pool(input, self._window, self._strides, self.padding, "channels_last")
-
-    def compute_output_shape(self, input_shape: Shape) -> tuple[int | None, ...]:
-        window = self._window
-        dilations = (1,) * len(window)
-        return _windowed_shape(
-            input_shape, window, self._strides, dilations, self.padding, input_shape[-1], self._swift
-        )
 
 
 def _separable_pool3d(

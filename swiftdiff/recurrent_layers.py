@@ -150,6 +150,14 @@ class RecurrentLayerCell(Layer):
         return self.zero_state(for_)
 
 
+def _check_batch(state: Any, step_shape: Any, who: str, steps: str) -> None:
+    """A ``ValueError`` when a state's static batch size is not its time step's."""
+    batch = step_shape[0] if step_shape else None
+    shape = _static_shape(state)
+    if batch is not None and shape and shape[0] not in (None, batch):
+        raise ValueError(f"{who} has a batch of {shape[0]} but {steps} one of {batch}")
+
+
 class _SizedCell(RecurrentLayerCell):
     """What S4TF's three cells share: their sizes, argument checks and config."""
 
@@ -163,14 +171,9 @@ class _SizedCell(RecurrentLayerCell):
     def _check_call(self, input: Any = None, state: Any = None, *args: Any, **kwargs: Any) -> None:
         self._check_shape(input, "input", self.input_size)
         input_shape = _static_shape(input)
-        batch = input_shape[0] if input_shape else None
         for part in self._state_parts(state):
             self._check_shape(part, "state", self.hidden_size)
-            shape = _static_shape(part)
-            if batch is not None and shape and shape[0] not in (None, batch):
-                raise ValueError(
-                    f"sd.{type(self).__name__}: state= has a batch of {shape[0]} but input= one of {batch}"
-                )
+            _check_batch(part, input_shape, f"sd.{type(self).__name__}: state=", "input=")
 
     def _state_parts(self, state: Any) -> list:
         """The tensors of a state (one; the LSTM's two)."""
@@ -598,15 +601,9 @@ class RecurrentLayer(Layer):
         initial_state = kwargs.get("initial_state", args[0] if args else None)
         state_parts = getattr(self.cell, "_state_parts", None)
         if initial_state is not None and state_parts is not None:
-            batch = shapes[0][0] if shapes[0] else None
             for part in state_parts(initial_state):
                 self.cell._check_shape(part, "state", self.cell.hidden_size)
-                shape = _static_shape(part)
-                if batch is not None and shape and shape[0] not in (None, batch):
-                    raise ValueError(
-                        f"sd.{self._swift}: initial_state= has a batch of {shape[0]} but the time steps "
-                        f"one of {batch}"
-                    )
+                _check_batch(part, shapes[0], f"sd.{self._swift}: initial_state=", "the time steps")
         return super().__call__(steps, *args, **kwargs)
 
     def call(self, steps, initial_state=None):
