@@ -443,3 +443,47 @@ class _Applied:
 
     def __call__(self, x, training):
         return self._body(x)
+
+
+@pytest.mark.parametrize("wrapper", ["ActivationDiscarding", "with_recomputation_in_pullbacks"])
+def test_redrawn_randomness_waits_for_the_incoming_cotangent(wrapper):
+    """A random draw does not depend on the body's inputs; unless its seed waits for the cotangent, a
+    graph redraws every checkpoint's dropout masks (Keras' seeds) and tf.random.Generator numbers as
+    soon as backpropagation starts, and they stay alive until their segment is reached (25 of a
+    6-layer Transformer's 125 MiB). Every random op of the pullback must have the cotangent among
+    its ancestors; the forward's draws must not."""
+    block, generator = _block(7), tf.random.Generator.from_seed(3)
+    if wrapper == "ActivationDiscarding":
+        model = sd.ActivationDiscarding(block)
+    else:
+        body = sd.with_recomputation_in_pullbacks(lambda x: block(x * generator.normal([6]), training=True))
+        model = _Applied(block, body)
+    x = tf.ones([16, 6])
+
+    @tf.function
+    def pullback(cotangent):
+        with tf.GradientTape() as tape:
+            y = model(x, training=True)
+        return tape.gradient(y, model.trainable_variables, output_gradients=cotangent)
+
+    graph = pullback.get_concrete_function(tf.TensorSpec([16, 3])).graph
+    cotangent = graph.inputs[0].op
+    random_ops = [
+        op for op in graph.get_operations() if "Random" in op.type and "GetKeyCounter" not in op.type
+    ]
+
+    def ancestors(op):
+        seen, stack = set(), [op]
+        while stack:
+            current = stack.pop()
+            # control inputs count: a generator's draw follows the write that rewinds it
+            for parent in [tensor.op for tensor in current.inputs] + list(current.control_inputs):
+                if parent.name not in seen:
+                    seen.add(parent.name)
+                    stack.append(parent)
+        return seen
+
+    waiting = [op for op in random_ops if cotangent.name in ancestors(op)]
+    expected_forward = 2 if wrapper == "with_recomputation_in_pullbacks" else 1  # dropout (+ generator)
+    assert len(random_ops) == 2 * expected_forward
+    assert len(waiting) == expected_forward
