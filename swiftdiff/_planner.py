@@ -5,12 +5,14 @@ A plan splits it into segments at some of those points; each segment is *checkpo
 input is kept; it is recomputed in backpropagation) or *kept* (its activations are kept, as
 without checkpointing).
 
-The memory model (Chen et al. 2016's, made exact for mixed plans, plus the weight gradients):
-backpropagation goes through the segments last to first. While it is at call ``i`` of segment ``s``,
-alive are what the earlier segments store (their input if checkpointed, their activations if kept),
-segment ``s``'s input if it was recomputed, the activations of ``s`` up to call ``i`` (recomputed or
-kept; those after ``i`` are freed), the weight gradients of calls ``i`` onwards (an optimizer applies
-them only when all are computed) and a working set of cotangents. So the plan's peak is
+The memory model (Chen et al. 2016's, made exact for mixed plans): backpropagation goes through
+the segments last to first. While it is at call ``i`` of segment ``s``, alive are what the earlier
+segments store (their input if checkpointed, their activations if kept, and where a kept segment's
+gradients read the tensor carried into it, that tensor), segment ``s``'s input if it was
+recomputed, the activations of ``s`` kept for calls ``i`` onwards (recomputed or kept; those of
+the calls after ``i`` are freed) and the working set of call ``i``'s backward pass (cotangents,
+temporaries, its weight gradients: TensorFlow applies each weight's update as soon as its gradient
+exists, measured in ``fit`` with and without XLA). So the plan's peak is
 ``max_s(sum(stored[t] for t < s) + live[s])`` with ``live[s]`` the largest of those sums over the
 calls of ``s``. Its cost is the forward work of the checkpointed segments, run twice.
 
@@ -32,22 +34,24 @@ class Chain:
     """What the planner knows of a model.
 
     Attributes:
-        kept: bytes each call's outputs keep for backpropagation (0 when its backward needs none).
+        kept: bytes kept for backpropagation, per call: each tensor some gradient reads is counted
+            at the first call (in the forward order) whose gradient reads it, so that it is alive
+            while backpropagation is at that call or a later one.
         boundary: for each cut point, the bytes of the one tensor carried across it.
         flops: the forward work of each call (any consistent unit).
         points: the candidate cut points (positions between calls), increasing.
-        largest: bytes of each call's largest output: backpropagation through a call holds
-            cotangents of about that size besides what is kept (see ``WORKING_TENSORS``).
-        gradients: bytes of the weight gradients each call's backward pass produces (a shared
-            layer's at its last call, which backpropagation reaches first).
+        working: bytes backpropagation through each call holds beyond what is kept: cotangents,
+            temporaries and weight gradients (``memory_report`` traces them).
+        readers: for each cut point, ``(first, first_after)``: the first call whose gradient reads
+            the carried tensor, and the first at or after the point (``None``: no such call).
     """
 
     kept: tuple
     boundary: dict
     flops: tuple
     points: tuple
-    largest: tuple = ()
-    gradients: tuple = ()
+    working: tuple = ()
+    readers: dict = dataclasses.field(default_factory=dict)
 
     @property
     def length(self) -> int:
@@ -61,27 +65,20 @@ class Segment:
     checkpointed: bool
 
 
-# Backpropagation's working set beyond the kept activations and the weight gradients, in units of
-# the largest output of the call backpropagation is at: the incoming and outgoing cotangents and the
-# tensor being recomputed or freed. Calibrated by measurement (live-tensor peak, fit): on a CNN of 8
-# residual blocks (2 MiB activations) plain 72.0 MiB measured, 66.0 predicted from kept bytes
-# alone, checkpointed 34.0 against 26.0; 3 brings both within 7%. benchmarks/whole_models.py
-# checks it on ResNet50, DenseNet121, MobileNetV2 and a Transformer encoder.
-WORKING_TENSORS = 3
-
-
-def segment_figures(chain: Chain, start: int, stop: int, checkpointed: bool) -> tuple:
-    """``(stored, live, cost)`` of one segment: what it keeps for the segments after it, what is
-    alive while backpropagation is in it, and its recomputation's work (``_segment_table`` says
-    how they are counted)."""
-    return _segment_table(chain, [start, stop])[0][1][checkpointed]
+def segment_figures(chain: Chain, start: int, stop: int, checkpointed: bool, held: bool = False) -> tuple:
+    """``(stored, live, cost, holds)`` of one segment: what it keeps for the segments after it, what
+    is alive while backpropagation is in it, its recomputation's work, and whether it keeps the
+    tensor carried out of it (which the next segment then need not); ``held``: whether the
+    segment before keeps the tensor carried in. ``_segment_table`` says how they are counted."""
+    return _segment_table(chain, [start, stop])[0][1][checkpointed, held]
 
 
 def figures(chain: Chain, plan) -> tuple:
     """``(peak, cost)`` of a plan (a sequence of ``Segment`` covering the chain)."""
     stored = peak = cost = 0
+    held = False
     for segment in plan:
-        s, live, c = segment_figures(chain, segment.start, segment.stop, segment.checkpointed)
+        s, live, c, held = segment_figures(chain, segment.start, segment.stop, segment.checkpointed, held)
         peak = max(peak, stored + live)
         stored += s
         cost += c
@@ -103,13 +100,15 @@ def smallest_peak(chain: Chain) -> int:
 
 @dataclasses.dataclass
 class _Front:
-    """Plan prefixes ending at one position, as arrays: their stored bytes, peak and cost, and how
-    each was reached (the previous position's index, the last segment's kind, the entry it extends
-    in the previous position's front)."""
+    """Plan prefixes ending at one position, as arrays: their stored bytes, peak and cost, whether
+    their last segment keeps the tensor carried out of it, and how each was reached (the previous
+    position's index, the last segment's kind, the entry it extends in the previous position's
+    front)."""
 
     stored: np.ndarray
     peak: np.ndarray
     cost: np.ndarray
+    holds: np.ndarray
     start: np.ndarray
     checkpointed: np.ndarray
     parent: np.ndarray
@@ -117,48 +116,64 @@ class _Front:
     earlier: list  # the fronts of the positions before this one
 
 
+_FIELDS = ("stored", "peak", "cost", "holds", "start", "checkpointed", "parent")
+
+
 def _front(chain: Chain, budget: float, *, by_cost: bool) -> _Front:
     """The plans covering the whole chain with peak at most ``budget`` that are not dominated.
 
-    What a plan prefix passes on is its stored bytes (later segments' peaks add to them), its peak
-    and its cost. With ``by_cost`` the aim is the least cost, then the least peak: a prefix is
-    dropped when another stores no more and is no worse in (cost, peak) compared in that order;
-    whatever extends the dropped one extends the other as well, within the budget, to a plan no
-    worse. Without ``by_cost`` the aim is the least peak: a prefix is dropped when another stores no
-    more and peaks no higher. Either way what is kept is a staircase in two keys, small enough for
-    models with a hundred cut points (a front in all three figures, the first planner's, grew to
-    hundreds of thousands of prefixes on MobileNetV2's 74). Vectorized with NumPy: a few thousand
-    prefixes per position are common.
+    What a plan prefix passes on is its stored bytes (later segments' peaks add to them), its peak,
+    its cost, and whether it keeps the tensor carried on (then the next segment does not count it
+    again). With ``by_cost`` the aim is the least cost, then the least peak: a prefix is dropped
+    when another that keeps the carried tensor alike stores no more and is no worse in (cost, peak)
+    compared in that order; whatever extends the dropped one extends the other as well, within the
+    budget, to a plan no worse. Without ``by_cost`` the aim is the least peak: a prefix is dropped
+    when another stores no more and peaks no higher. Either way what is kept is a staircase in two
+    keys per kind, small enough for models with a hundred cut points (a front in all three figures,
+    the first planner's, grew to hundreds of thousands of prefixes on MobileNetV2's 74). Vectorized
+    with NumPy: a few thousand prefixes per position are common.
     """
     positions = [0, *chain.points, chain.length]
     table = _segment_table(chain, positions)
-    empty = np.zeros(0, dtype=np.int64)
     zero = np.zeros(1, dtype=np.int64)
-    fronts = [_Front(zero, zero, zero, zero, np.zeros(1, dtype=bool), zero, positions, [])]
+    fronts = [
+        _Front(zero, zero, zero, np.zeros(1, dtype=bool), zero, np.zeros(1, dtype=bool), zero, positions, [])
+    ]
     for j in range(1, len(positions)):
-        parts: dict = {name: [] for name in ("stored", "peak", "cost", "start", "checkpointed", "parent")}
+        parts: dict = {name: [] for name in _FIELDS}
         for i in range(j):
             earlier = fronts[i]
-            for checkpointed in (True, False):
-                s, live, c = table[i][j][checkpointed]
-                fits = np.flatnonzero(earlier.stored + live <= budget)
-                if not len(fits):
+            for held in (False, True):
+                among = np.flatnonzero(earlier.holds == held)
+                if not len(among):
                     continue
-                stored = earlier.stored[fits]
-                parts["stored"].append(stored + s)
-                parts["peak"].append(np.maximum(earlier.peak[fits], stored + live))
-                parts["cost"].append(earlier.cost[fits] + c)
-                parts["start"].append(np.full(len(fits), i, dtype=np.int64))
-                parts["checkpointed"].append(np.full(len(fits), checkpointed))
-                parts["parent"].append(fits)
+                for checkpointed in (True, False):
+                    s, live, c, holds = table[i][j][checkpointed, held]
+                    fits = among[earlier.stored[among] + live <= budget]
+                    if not len(fits):
+                        continue
+                    stored = earlier.stored[fits]
+                    parts["stored"].append(stored + s)
+                    parts["peak"].append(np.maximum(earlier.peak[fits], stored + live))
+                    parts["cost"].append(earlier.cost[fits] + c)
+                    parts["holds"].append(np.full(len(fits), holds))
+                    parts["start"].append(np.full(len(fits), i, dtype=np.int64))
+                    parts["checkpointed"].append(np.full(len(fits), checkpointed))
+                    parts["parent"].append(fits)
         if not parts["stored"]:
-            fronts.append(
-                _Front(empty, empty, empty, empty, np.zeros(0, dtype=bool), empty, positions, fronts)
-            )
+            empty = {
+                name: np.zeros(0, dtype=bool if name in ("holds", "checkpointed") else np.int64)
+                for name in _FIELDS
+            }
+            fronts.append(_Front(**empty, positions=positions, earlier=fronts))
             continue
         arrays = {name: np.concatenate(values) for name, values in parts.items()}
-        keep = _staircase(
-            arrays["stored"], _lexical_rank(arrays["cost"], arrays["peak"]) if by_cost else arrays["peak"]
+        key = _lexical_rank(arrays["cost"], arrays["peak"]) if by_cost else arrays["peak"]
+        keep = np.concatenate(
+            [
+                kind[_staircase(arrays["stored"][kind], key[kind])]
+                for kind in (np.flatnonzero(~arrays["holds"]), np.flatnonzero(arrays["holds"]))
+            ]
         )
         fronts.append(
             _Front(
@@ -181,6 +196,8 @@ def _lexical_rank(first: np.ndarray, second: np.ndarray) -> np.ndarray:
 def _staircase(stored: np.ndarray, key: np.ndarray) -> np.ndarray:
     """Indices of the entries that no other entry matches or beats in both ``stored`` and ``key``
     (one of equal entries is kept)."""
+    if not len(stored):
+        return np.zeros(0, dtype=np.int64)
     order = np.lexsort((key, stored))
     ordered = key[order]
     best_before = np.minimum.accumulate(np.concatenate(([np.iinfo(np.int64).max], ordered[:-1])))
@@ -198,32 +215,63 @@ def _plan_of(front: _Front, index: int) -> list:
 
 
 def _segment_table(chain: Chain, positions: list) -> list:
-    """The figures of every segment between two of ``positions``, ``table[i][j][checkpointed]`` =
-    ``(stored, live, cost)``, in one pass from each start.
+    """The figures of every segment between two of ``positions``:
+    ``table[i][j][checkpointed, held] = (stored, live, cost, holds)``, in one pass from each start.
 
-    A kept segment stores its activations; a checkpointed one its input (the tensor carried in)
-    and costs its forward work again. ``live``: the most alive at one call of the segment beyond
-    what earlier segments store: the activations kept up to that call (those after it are freed),
-    the weight gradients of that call onwards, ``WORKING_TENSORS`` of its largest tensor, and the
-    input of a checkpointed segment.
+    Backpropagation goes through a segment from its last call to its first; at a call, alive are
+    the tensors kept for that call and the calls after it in the segment (``Chain.kept``), the
+    call's working set, and the tensor carried into the segment where the segment needs it:
+    a checkpointed segment keeps it (the input of its recomputation) and costs its forward work
+    again; a kept segment keeps its activations, and the carried tensor too when one of its calls'
+    gradients reads it (from the segment's start: a slight over-count when the first reader is
+    further in). ``held``: the segment before is kept and keeps the carried tensor itself
+    (its own gradients read it): then it is counted there, once. ``holds``: the same, said of this
+    segment and the tensor it carries out.
     """
-    gradients = chain.gradients or (0,) * chain.length
-    largest = chain.largest or (0,) * chain.length
+    working = chain.working or (0,) * chain.length
     table: list = []
     for i, start in enumerate(positions):
         row: dict = {}
-        carried_in = chain.boundary.get(start, 0) if start > 0 else 0
-        later = sum(gradients[start:])  # the weight gradients alive when backpropagation is at ``start``
-        kept_so_far = busiest = work = 0
+        carried = chain.boundary.get(start, 0) if start > 0 else 0
+        first, first_after = chain.readers.get(start, (None, None)) if start > 0 else (None, None)
+        kept_so_far = work = 0
+        busiest = dict.fromkeys(((True, False), (True, True), (False, False), (False, True)), 0)
         for j in range(i + 1, len(positions)):
-            for position in range(positions[j - 1], positions[j]):
-                kept_so_far += chain.kept[position]
-                busiest = max(busiest, kept_so_far + later + WORKING_TENSORS * largest[position])
-                later -= gradients[position]
+            stop = positions[j]
+            for position in range(positions[j - 1], stop):
+                kept = chain.kept[position]
+                if position == first:  # the carried tensor, counted below as what is carried in
+                    kept -= carried
+                kept_so_far += kept
                 work += chain.flops[position]
-            row[j] = {True: (carried_in, busiest + carried_in, work), False: (kept_so_far, busiest, 0)}
+                for checkpointed, held in busiest:
+                    before = _carried_in(carried, first, first_after, start, stop, checkpointed, held)
+                    busiest[checkpointed, held] = max(
+                        busiest[checkpointed, held], before + kept_so_far + working[position]
+                    )
+            out_first = chain.readers.get(stop, (None, None))[0]
+            holds = out_first is not None and start <= out_first < stop
+            cells: dict = {}
+            for checkpointed, held in busiest:
+                before = _carried_in(carried, first, first_after, start, stop, checkpointed, held)
+                live = busiest[checkpointed, held]
+                cells[checkpointed, held] = (
+                    (before, live, work, False) if checkpointed else (before + kept_so_far, live, 0, holds)
+                )
+            row[j] = cells
         table.append(row)
     return table
+
+
+def _carried_in(carried, first, first_after, start, stop, checkpointed, held) -> int:
+    """Bytes of the tensor carried into segment ``[start, stop)`` that it holds for its whole
+    backward pass (see ``_segment_table``). A checkpointed segment always does: the input of its
+    recomputation is its own tensor (a copy, when the segment before still reads the original)."""
+    if checkpointed:
+        return carried
+    if held:
+        return 0
+    return carried if first_after is not None and first_after < stop else 0
 
 
 def balanced_plan(chain: Chain, segments: int) -> list:

@@ -7,11 +7,19 @@ forward pass that the gradient's ops read are what the layer keeps: its input fo
 filter gradient, its output for a ReLU, the mask for a Dropout, BatchNorm's input. A tensor read by
 several layers' gradients is counted once. The forward work of each call (for the planner) is
 counted from the same graph: ``2·m·k`` for matrix products and convolutions, one per output element
-for everything else. A predicted peak adds, at each call backpropagation reaches, the weight
-gradients computed so far (an optimizer applies them all at the end of the step) and a working set
-of cotangents (``_planner.WORKING_TENSORS`` times the call's largest output or kept internal
-tensor, e.g. attention scores), calibrated against the live-tensor peak TensorFlow's allocator
-measures (benchmarks/whole_models.py).
+for everything else.
+
+A predicted peak adds, at each call backpropagation reaches, that call's working set, also read
+from the traced graph: the gradient's ops are run in order on paper (``_backward_peak``: each
+output allocated, freed after its last reader, elementwise ops writing into an input that dies
+with them, as TensorFlow's kernels do), which gives the incoming and outgoing cotangents, the
+temporaries (a Keras BatchNormalization's backward pass holds four of its input's size at once)
+and the weight gradients; plus the cotangents pending for tensors read later (a residual
+shortcut). Two constants come from measurement, with TensorFlow's allocator (the profiler's
+allocation events of ResNet50, DenseNet121, MobileNetV2 and a Transformer encoder in ``fit``):
+``WEIGHT_COPIES`` and ``ALLOCATOR_ROUNDING``. Weight gradients are not accumulated: TensorFlow
+applies each weight's update as soon as its gradient exists (measured in ``fit``, with and
+without XLA: 8 Dense layers of 4 MiB of weights peak at 12 MiB, not 32).
 """
 
 from __future__ import annotations
@@ -33,9 +41,100 @@ _PRODUCTS = frozenset(
 )
 
 
+# An optimizer's update of a weight that a pending gradient op still reads writes a copy
+# (TensorFlow's copy-on-write), and two inter-op threads go through two calls at once: at a call,
+# up to this many extra copies of its weights and the next call's. Measured: ResNet50's plans peak
+# while stage 5's 9 MiB kernels are updated, 31 MiB of moved weights alive at the peak.
+WEIGHT_COPIES = 2
+# TensorFlow's BFC allocator rounds each request up and does not split a free chunk smaller than
+# twice the request: the bytes it counts were 1.00-1.13 of the bytes requested at the measured peaks
+# (a 16 MiB tensor in a 27 MiB chunk at worst).
+ALLOCATOR_ROUNDING = 1.05
+# Ops whose output is their input's buffer (no allocation), and elementwise ops whose kernels write
+# into an input of the same size that no later op reads (TensorFlow's buffer forwarding).
+_ALIASES = frozenset(
+    {"Identity", "Reshape", "ExpandDims", "Squeeze", "StopGradient", "Snapshot", "EnsureShape"}
+)
+_IN_PLACE = frozenset(
+    {
+        "Mul", "AddV2", "Add", "Sub", "RealDiv", "Neg", "ReluGrad", "Relu6Grad", "EluGrad", "SeluGrad",
+        "TanhGrad", "SigmoidGrad", "Square", "Sqrt", "Rsqrt", "Exp", "Log", "Maximum", "Minimum",
+        "SelectV2", "Select", "AddN", "SquaredDifference", "Reciprocal", "SoftplusGrad", "SoftsignGrad",
+        "LeakyReluGrad", "DivNoNan", "MulNoNan", "BiasAdd", "Tanh", "Sigmoid", "Relu", "Erf", "Pow",
+        "Sign", "Abs",
+    }
+)  # fmt: skip
+_NO_BUFFER = frozenset(
+    {"Shape", "ShapeN", "Size", "Rank", "Const", "ReadVariableOp", "NoOp", "BroadcastGradientArgs"}
+)
+
+
+def _backward_peak(backward: list, results: list) -> int:
+    """The most bytes ``backward``'s ops (a call's gradient, in the order traced) hold at once,
+    run in that order: each op's outputs are allocated (or written into a dying input, see
+    ``_IN_PLACE``) and freed after their last reader; ``results`` (the gradients) stay. Tensors of
+    the forward pass are not counted (what is kept is counted apart)."""
+    ours = {id(op) for op in backward}
+    readers: dict = {}
+    for op in backward:
+        for tensor in op.inputs:
+            if id(tensor.op) in ours:
+                readers[tensor.ref()] = readers.get(tensor.ref(), 0) + 1
+    for result in results:
+        for tensor in (result.values, result.indices) if isinstance(result, tf.IndexedSlices) else (result,):
+            if tensor is not None:
+                readers[tensor.ref()] = readers.get(tensor.ref(), 0) + 1  # never freed
+    buffer_of: dict = {}
+    size: list = []
+    references: list = []
+    current = peak = 0
+    for op in backward:
+        for output in op.outputs:
+            count = readers.get(output.ref(), 0)
+            if not count or op.type in _NO_BUFFER:
+                continue
+            buffer = None
+            if op.type in _ALIASES and op.inputs and op.inputs[0].ref() in buffer_of:
+                buffer = buffer_of[op.inputs[0].ref()]
+            elif op.type in _IN_PLACE:
+                for tensor in op.inputs:
+                    candidate = buffer_of.get(tensor.ref())
+                    if (
+                        candidate is not None
+                        and references[candidate] == 1
+                        and size[candidate] == _size(output)
+                        and tensor.dtype == output.dtype
+                    ):
+                        buffer = candidate
+                        break
+            if buffer is None:
+                buffer = len(size)
+                size.append(_size(output))
+                references.append(0)
+                current += size[buffer]
+            buffer_of[output.ref()] = buffer
+            references[buffer] += count
+        peak = max(peak, current)
+        for tensor in op.inputs:
+            buffer = buffer_of.get(tensor.ref())
+            if buffer is not None:
+                references[buffer] -= 1
+                if references[buffer] == 0:
+                    current -= size[buffer]
+    return peak
+
+
+def _size(tensor) -> int:
+    if tensor.dtype in (tf.resource, tf.variant) or not tensor.shape.is_fully_defined():
+        return 0
+    return int(np.prod(tensor.shape.as_list(), dtype=np.int64)) * tensor.dtype.size
+
+
 @dataclasses.dataclass(frozen=True)
 class LayerRow:
-    """One line of the report: a layer call."""
+    """One line of the report: a layer call. ``kept_bytes``: what its gradient reads from the
+    forward pass that no earlier call's gradient reads (a tensor read by several is counted once,
+    at the first)."""
 
     name: str
     kind: str
@@ -120,7 +219,7 @@ class Analysis:
         self.shapes = {key: _with_batch(spec, batch) for key, spec in graph.specs.items()}
         self.dtypes = {key: spec.dtype for key, spec in graph.specs.items()}
         self.internal: list = []
-        self.largest_internal: list = []  # per call, its largest tensor kept inside (attention scores)
+        self.backward_peak: list = []  # per call, the most its backward pass allocates at once
         self.sparse_gradient_bytes: list = []  # per call, variable id -> bytes of its IndexedSlices
         self.reads_inputs: list = []
         self.reads_outputs: list = []
@@ -138,7 +237,13 @@ class Analysis:
 
         def probe(*xs):
             values = dict(zip(call.inputs, xs, strict=True))
-            watched = [x for x in xs if x.dtype.is_floating]
+            # A model input gets no gradient in training (fit does not ask for it): not watched.
+            model_inputs = set(self.graph.inputs)
+            watched = [
+                x
+                for x, key in zip(xs, call.inputs, strict=True)
+                if x.dtype.is_floating and key not in model_inputs
+            ]
             with tf.GradientTape() as tape:
                 tape.watch(watched)
                 outputs = keras.tree.flatten(call.run(values, training=True))
@@ -152,13 +257,14 @@ class Analysis:
             ]
             floating = [o for o in outputs if o.dtype.is_floating]
             grads = tape.gradient(floating, targets, output_gradients=[tf.ones_like(o) for o in floating])
-            found["weight_gradients"] = grads[len(watched) :]
+            found["weight_gradients"], found["gradients"] = grads[len(watched) :], grads
             forward = graph.get_operations()[:mark]
             found["forward"], found["backward"] = forward, graph.get_operations()[mark:]
             found["xs"], found["outputs"] = list(xs), outputs
             return 0
 
         tf.function(probe, autograph=False).get_concrete_function(*specs)
+        self.backward_peak.append(_backward_peak(found["backward"], found["gradients"]))
         forward_ops = {id(op) for op in found["forward"]}
         read: dict = {}
         for op in found["backward"]:
@@ -178,7 +284,6 @@ class Analysis:
             for ref, t in read.items()
             if ref not in xs and ref not in outs and t.op.type != "Placeholder" and t.dtype != tf.resource
         ]
-        self.largest_internal.append(max(internal_sizes, default=0))
         # A gather's gradient (an Embedding's) is IndexedSlices: the rows the batch read and their
         # indices, not the whole table; Keras' optimizers apply it sparsely.
         self.sparse_gradient_bytes.append(
@@ -198,37 +303,72 @@ class Analysis:
         """Bytes of the model tensor ``key`` at this batch size."""
         return _bytes(self.shapes[key], self.dtypes[key])
 
-    def chain(self) -> _planner.Chain:
-        """The planner's view: bytes kept per call (shared tensors once), boundaries, work."""
+    def kept_bytes(self) -> list:
+        """Bytes kept for backpropagation per call: what its gradient reads inside it, and each
+        model tensor some gradient reads, counted at the first call whose gradient reads it (model
+        inputs are not counted: they are alive anyway)."""
+        kept = list(self.internal)
+        for key, position in self._first_readers().items():
+            kept[position] += self.bytes_of(key)
+        return kept
+
+    def _first_readers(self) -> dict:
         model_inputs = set(self.graph.inputs)
-        kept_keys = set()
-        for inputs, outputs in zip(self.reads_inputs, self.reads_outputs, strict=True):
-            kept_keys |= inputs | outputs
-        kept = []
-        for position, call in enumerate(self.graph.calls):
-            own = sum(
-                self.bytes_of(key) for key in call.outputs if key in kept_keys and key not in model_inputs
-            )
-            kept.append(self.internal[position] + own)
-        boundary = {}
+        first: dict = {}
+        for position, (inputs, outputs) in enumerate(zip(self.reads_inputs, self.reads_outputs, strict=True)):
+            for key in sorted(inputs | outputs):
+                if key not in model_inputs:
+                    first.setdefault(key, position)
+        return first
+
+    def chain(self) -> _planner.Chain:
+        """The planner's view: bytes kept per call, boundaries and who reads them, working sets,
+        work; in the allocator's bytes (``ALLOCATOR_ROUNDING``)."""
         points = self.graph.cut_points()
+        readers = {}
         for point in points:
-            boundary[point] = self.bytes_of(self.graph.carried(point))
-        # The working set scales with the largest tensor a call's backward pass goes through: its
-        # largest output, or a larger one inside it (MultiHeadAttention's scores are 8x its output
-        # in the benchmark's Transformer; their cotangents are that size too).
-        largest = tuple(
-            max([self.bytes_of(key) for key in call.outputs] + [self.largest_internal[position]])
-            for position, call in enumerate(self.graph.calls)
-        )
+            key = self.graph.carried(point)
+            reading = [
+                p
+                for p, (i, o) in enumerate(zip(self.reads_inputs, self.reads_outputs, strict=True))
+                if key in i | o
+            ]
+            after = [p for p in reading if p >= point]
+            readers[point] = (min(reading, default=None), min(after, default=None))
+        weights = self._gradient_bytes()
+        pending = self._pending_cotangents()
+        working = [
+            self.backward_peak[p] + pending[p] + WEIGHT_COPIES * sum(weights[p : p + 2])
+            for p in range(len(self.graph.calls))
+        ]
+
+        def allocated(count):
+            return int(math.ceil(count * ALLOCATOR_ROUNDING))
+
         return _planner.Chain(
-            kept=tuple(kept),
-            boundary=boundary,
+            kept=tuple(allocated(k) for k in self.kept_bytes()),
+            boundary={point: allocated(self.bytes_of(self.graph.carried(point))) for point in points},
             flops=tuple(self.flops),
             points=tuple(points),
-            largest=largest,
-            gradients=self._gradient_bytes(),
+            working=tuple(allocated(w) for w in working),
+            readers=readers,
         )
+
+    def _pending_cotangents(self) -> list:
+        """Per call, the bytes of the cotangents backpropagation holds for tensors made before the
+        call and read after it (a residual block's shortcut while its main branch is gone through)."""
+        made, last_read = {}, {}
+        for position, call in enumerate(self.graph.calls):
+            for key in call.outputs:
+                made[key] = position
+            for key in call.inputs:
+                last_read[key] = position
+        pending = [0] * len(self.graph.calls)
+        for key, position in made.items():
+            if tf.as_dtype(self.dtypes[key]).is_floating:
+                for between in range(position + 1, last_read.get(key, -1)):
+                    pending[between] += self.bytes_of(key)
+        return pending
 
     def _gradient_bytes(self) -> tuple:
         """Bytes of the weight gradients each call's backward pass produces: every trainable
@@ -331,6 +471,7 @@ def _is_shape(value) -> bool:
 def report_for(graph: ModelGraph, analysis: Analysis, plan=None) -> MemoryReport:
     """The report of ``graph`` with ``plan`` (a list of ``_planner.Segment``; ``None``: plain)."""
     chain = analysis.chain()
+    kept = analysis.kept_bytes()
     plain_peak, _ = _planner.figures(chain, [_planner.Segment(0, chain.length, False)])
     peak = _planner.figures(chain, plan)[0] if plan else plain_peak
     segment_of: dict = {}
@@ -350,7 +491,7 @@ def report_for(graph: ModelGraph, analysis: Analysis, plan=None) -> MemoryReport
                 call.layer.name,
                 type(call.layer).__name__,
                 shape,
-                chain.kept[position],
+                kept[position],
                 analysis.flops[position],
                 index,
                 checkpointed,
@@ -393,10 +534,10 @@ def memory_report(model, inputs) -> MemoryReport:
         >>> model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"),
         ...                           keras.layers.Dense(1)])
         >>> report = sd.memory_report(model, (32, 8))
-        >>> # kept: ReLU's output; the peak adds the weight gradients (644 bytes) and
-        >>> # backpropagation's working set (3 x 2048 bytes)
+        >>> # kept: ReLU's output; the peak adds the first call's working set (its cotangent,
+        >>> # its weight gradients, copies of weights being updated), in the allocator's bytes
         >>> [row.kept_bytes for row in report.rows], report.plain_peak_bytes
-        ([2048, 0], 8836)
+        ([2048, 0], 6259)
     """
     plan = getattr(model, "checkpointing_plan", None)  # a model made by sd.checkpointed
     if plan is not None:
