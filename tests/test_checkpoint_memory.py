@@ -87,3 +87,22 @@ def test_live_tensor_peak_of_fit_with_xla():
     assert figures["plain"] > bound, figures  # 36 activations of 2 MiB: the bound means something
     assert figures["activation_discarding"] < bound, figures
     assert figures["checkpointed_sequential"] < bound, figures
+
+
+@pytest.mark.subprocess
+def test_memory_report_predicts_the_live_tensor_peak_of_fit():
+    """sd.memory_report's predicted peak against the allocator's measured one, model.fit on a small
+    residual CNN (BatchNorm, Dropout, skip connections), plain and with a budgeted plan: within the
+    15% the benchmarks hold the large models to."""
+    for budget in ("1", "0.5"):
+        done = subprocess.run(
+            [*CHILD, "live_report", budget],
+            env=child_env(LIVE_PEAK_ENV),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        figures = json.loads(done.stdout.strip().splitlines()[-1])
+        assert abs(figures["predicted"] / figures["measured"] - 1) <= 0.15, (budget, figures)

@@ -3,6 +3,11 @@
 Usage, from the repository root:
     python -m tests.support.checkpoint_memory MODE METHOD [LAYERS SEGMENTS BATCH WIDTH]
     python -m tests.support.checkpoint_memory live_fit_xla METHOD [LAYERS SEGMENTS BATCH WIDTH]
+    python -m tests.support.checkpoint_memory live_report BUDGET
+
+The third form prints sd.memory_report's predicted peak and the measured live-tensor peak of
+model.fit (no XLA) on a small residual CNN (BatchNorm, ReLU, Dropout, skip connections): the plain
+model for BUDGET 1, else sd.checkpointed(model, memory_budget=BUDGET).
 
 The second form prints the live-tensor peak (bytes, as {"growth": ...}) of one model.fit step with
 jit_compile=True of a Keras Dense tanh stack, after a warm-up step, measured as the benchmarks
@@ -33,7 +38,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from benchmarks import measure  # noqa: E402  (the benchmarks' readings)
 
-if sys.argv[1:2] == ["live_fit_xla"]:
+if sys.argv[1:2] in (["live_fit_xla"], ["live_report"]):
     measure.start_measure("live", pregrow_mib=1024)  # before TensorFlow allocates anything
 
 import tensorflow as tf  # noqa: E402
@@ -56,8 +61,33 @@ def live_fit_xla(method, layers=36, segments=6, batch=4096, width=128):
     print(json.dumps({"growth": measure.measure_live_peak(step, 1)["growth"]}))
 
 
+def live_report(budget):
+    """``{"measured": bytes, "predicted": bytes}`` of one ``model.fit`` step of a residual CNN."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Conv2D(32, 3, padding="same")(inputs)
+    for _ in range(6):
+        y = keras.layers.Conv2D(32, 3, padding="same")(x)
+        y = keras.layers.ReLU()(keras.layers.BatchNormalization()(y))
+        y = keras.layers.Dropout(0.2)(y)
+        y = keras.layers.Conv2D(32, 3, padding="same")(y)
+        x = keras.layers.ReLU()(keras.layers.Add()([x, keras.layers.BatchNormalization()(y)]))
+    model = keras.Model(inputs, keras.layers.Dense(10)(keras.layers.GlobalAveragePooling2D()(x)))
+    if budget < 1:
+        model = sd.checkpointed(model, memory_budget=budget, batch_size=32)
+    batch = tf.random.normal([32, 32, 32, 3])
+    predicted = sd.memory_report(model, batch.shape).peak_bytes
+    step = measure.training_step(model, "fit", batch, tf.zeros([32, 10]), through_fit=False)
+    print(json.dumps({"measured": measure.measure_live_peak(step, 3)["growth"], "predicted": predicted}))
+
+
 def main():
     mode, method = sys.argv[1], sys.argv[2]
+    if mode == "live_report":
+        live_report(float(method))
+        return
     if mode == "live_fit_xla":
         live_fit_xla(method, *(int(a) for a in sys.argv[3:7]))
         return
