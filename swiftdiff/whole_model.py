@@ -15,8 +15,8 @@ from .memory_report import Analysis
 
 _WHO = "sd.checkpointed"
 # The batch size a fraction or a segment count is planned for when neither the model's input nor
-# batch_size= fixes it: Keras' fit default. The plan depends on it through the weight gradients,
-# which do not grow with the batch (ResNet50's are 0.19 of its plain peak at batch 16, less at 32):
+# batch_size= fixes it: Keras' fit default. The plan depends on it through what does not grow with
+# the batch (the weight gradients and the copies of weights being updated in a call's working set):
 # pass batch_size= for a plan made for another batch size.
 _DEFAULT_BATCH = 32
 
@@ -157,9 +157,10 @@ def checkpointed(model, *, segments=None, memory_budget=None, batch_size=None):
     * ``memory_budget=``: bytes (an ``int``; the batch size must be known: from the model's input,
       or ``batch_size=``), or a ``float`` in (0, 1], a fraction of the plain model's predicted peak
       (for the batch size known, else ``batch_size=``, else 32, Keras' fit default). The peak is a
-      training step's: activations kept for backpropagation, the weight gradients, the working set
-      (``sd.memory_report`` says how it is found). The planner picks the cut points and which
-      segments to recompute so that the predicted peak fits with the least recomputation.
+      training step's: activations kept for backpropagation and each call's working set (cotangents,
+      temporaries, weight gradients; ``sd.memory_report`` says how they are found). The planner
+      picks the cut points and which segments to recompute so that the predicted peak fits with
+      the least recomputation.
     * neither: about √n segments (n layer calls), balanced by bytes.
 
     A model with no cut point gets one segment (which saves nothing; ``sd.memory_report`` says so).
