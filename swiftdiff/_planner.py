@@ -43,7 +43,10 @@ class Chain:
         working: bytes backpropagation through each call holds beyond what is kept: cotangents,
             temporaries and weight gradients (``memory_report`` traces them).
         readers: for each cut point, ``(first, first_after)``: the first call whose gradient reads
-            the carried tensor, and the first at or after the point (``None``: no such call).
+            the carried tensor, and the first at or after the point (``None``: no such call). In a
+            model, ``first`` is the call that makes the tensor (just before the point) or
+            ``first_after``, and ``first_after`` comes before the next cut point (else the tensor
+            would be carried across that one too).
     """
 
     kept: tuple
@@ -128,9 +131,10 @@ def _front(chain: Chain, budget: float, *, by_cost: bool) -> _Front:
     when another that keeps the carried tensor alike stores no more and is no worse in (cost, peak)
     compared in that order; whatever extends the dropped one extends the other as well, within the
     budget, to a plan no worse. Without ``by_cost`` the aim is the least peak: a prefix is dropped
-    when another stores no more and peaks no higher. Either way what is kept is a staircase in two
-    keys per kind, small enough for models with a hundred cut points (a front in all three figures,
-    the first planner's, grew to hundreds of thousands of prefixes on MobileNetV2's 74). Vectorized
+    when another that keeps the carried tensor alike stores no more and peaks no higher. Either way
+    what is kept is a staircase in two keys per kind, small enough for models with a hundred cut
+    points (a front in all three figures, the first planner's, grew to hundreds of thousands of
+    prefixes on MobileNetV2's 74). Vectorized
     with NumPy: a few thousand prefixes per position are common.
     """
     positions = [0, *chain.points, chain.length]
@@ -220,13 +224,14 @@ def _segment_table(chain: Chain, positions: list) -> list:
 
     Backpropagation goes through a segment from its last call to its first; at a call, alive are
     the tensors kept for that call and the calls after it in the segment (``Chain.kept``), the
-    call's working set, and the tensor carried into the segment where the segment needs it:
-    a checkpointed segment keeps it (the input of its recomputation) and costs its forward work
-    again; a kept segment keeps its activations, and the carried tensor too when one of its calls'
-    gradients reads it (from the segment's start: a slight over-count when the first reader is
-    further in). ``held``: the segment before is kept and keeps the carried tensor itself
-    (its own gradients read it): then it is counted there, once. ``holds``: the same, said of this
-    segment and the tensor it carries out.
+    call's working set, and the tensor carried into the segment where the segment needs it (for its
+    whole backward pass: a slight over-count when its first reader is further in). A checkpointed
+    segment needs it as the input of its recomputation, which is its own tensor (a copy while the
+    segment before still reads the original), and costs its forward work again; it stores the
+    carried tensor for the segments after it unless ``held``: the segment before is kept and its
+    own gradients read that tensor, so it stores it already. A kept segment stores its activations,
+    and the carried tensor too when one of its calls' gradients reads it and it is not ``held``.
+    ``holds``: whether this segment, kept, holds the tensor it carries out in that sense.
     """
     working = chain.working or (0,) * chain.length
     table: list = []
@@ -234,8 +239,7 @@ def _segment_table(chain: Chain, positions: list) -> list:
         row: dict = {}
         carried = chain.boundary.get(start, 0) if start > 0 else 0
         first, first_after = chain.readers.get(start, (None, None)) if start > 0 else (None, None)
-        kept_so_far = work = 0
-        busiest = dict.fromkeys(((True, False), (True, True), (False, False), (False, True)), 0)
+        kept_so_far = work = busiest = 0  # busiest: the most alive at one call besides what is carried in
         for j in range(i + 1, len(positions)):
             stop = positions[j]
             for position in range(positions[j - 1], stop):
@@ -244,31 +248,24 @@ def _segment_table(chain: Chain, positions: list) -> list:
                     kept -= carried
                 kept_so_far += kept
                 work += chain.flops[position]
-                for checkpointed, held in busiest:
-                    before = _carried_in(carried, first, first_after, start, stop, checkpointed, held)
-                    busiest[checkpointed, held] = max(
-                        busiest[checkpointed, held], before + kept_so_far + working[position]
-                    )
+                busiest = max(busiest, kept_so_far + working[position])
             out_first = chain.readers.get(stop, (None, None))[0]
             holds = out_first is not None and start <= out_first < stop
             cells: dict = {}
-            for checkpointed, held in busiest:
-                before = _carried_in(carried, first, first_after, start, stop, checkpointed, held)
-                live = busiest[checkpointed, held]
-                cells[checkpointed, held] = (
-                    (before, live, work, False) if checkpointed else (before + kept_so_far, live, 0, holds)
-                )
+            for held in (False, True):
+                before = _carried_in(carried, first_after, stop, held)
+                cells[False, held] = (before + kept_so_far, before + busiest, 0, holds)
+                # A checkpointed segment's recomputation has its own input; held, the original is
+                # stored by the segment before.
+                cells[True, held] = (0 if held else carried, carried + busiest, work, False)
             row[j] = cells
         table.append(row)
     return table
 
 
-def _carried_in(carried, first, first_after, start, stop, checkpointed, held) -> int:
-    """Bytes of the tensor carried into segment ``[start, stop)`` that it holds for its whole
-    backward pass (see ``_segment_table``). A checkpointed segment always does: the input of its
-    recomputation is its own tensor (a copy, when the segment before still reads the original)."""
-    if checkpointed:
-        return carried
+def _carried_in(carried, first_after, stop, held) -> int:
+    """Bytes of the tensor carried into a kept segment ending at ``stop`` that the segment holds
+    for its whole backward pass (see ``_segment_table``)."""
     if held:
         return 0
     return carried if first_after is not None and first_after < stop else 0

@@ -368,19 +368,19 @@ def _recomputing_forward(body, name: str, call: BoundCall):
         value = _nest.map_leaves(tf.convert_to_tensor, value)
 
         def backward(cotangents, variables):
-            # After the cotangents, so that the recomputation stays one (see _exactly_after).
-            recompute_inputs = _with_keras_masks_of(
-                inputs, _each_its_own(_exactly_after(inputs, cotangents[:1]))
-            )
+            # After the cotangents, so that the recomputation stays one (see _exactly_after): the
+            # first floating one (an integer output's is a constant zero, known before anything).
+            incoming = [c for c in cotangents if c is not None and c.dtype.is_floating][:1] or cotangents[:1]
+            recompute_inputs = _with_keras_masks_of(inputs, _each_its_own(_exactly_after(inputs, incoming)))
             # The state the recomputation reads (seeds, above all) waits for the cotangents too. A
             # random draw does not depend on the inputs: without this, a graph runs every checkpoint's
             # redrawn dropout masks as soon as backpropagation starts, and they all stay alive until
             # their segment is reached (measured: 25 of a 6-layer Transformer's 125 MiB peak).
-            replayed = _exactly_after([value for _, value in before], cotangents[:1])
+            replayed = _exactly_after([value for _, value in before], incoming)
             reads: list = []
             with (
                 _StateScope(zip([variable for variable, _ in before], replayed, strict=True)),
-                _rewound(generator_states, cotangents[:1]),
+                _rewound(generator_states, incoming),
                 with_learning_phase(phase),
                 _context.owning(owner),
             ):

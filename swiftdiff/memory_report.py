@@ -184,7 +184,10 @@ class MemoryReport:
         lines.append("=" * len(header))
         lines.append(f"Predicted peak of a training step, plain: {_human(self.plain_peak_bytes)}")
         lines.append(f"Predicted peak of a training step, plan:  {_human(self.peak_bytes)}")
-        lines.append("(activations kept for backpropagation, weight gradients, cotangents; not the weights)")
+        lines.append(
+            "(activations kept for backpropagation and a working set: cotangents, temporaries, weight "
+            "gradients, copies of weights being updated; not the weights themselves)"
+        )
         lines += self.notes
         return "\n".join(lines)
 
