@@ -134,8 +134,8 @@ def _front(chain: Chain, budget: float, *, by_cost: bool) -> _Front:
     when another that keeps the carried tensor alike stores no more and peaks no higher. Either way
     what is kept is a staircase in two keys per kind, small enough for models with a hundred cut
     points (a front in all three figures, the first planner's, grew to hundreds of thousands of
-    prefixes on MobileNetV2's 74). Vectorized
-    with NumPy: a few thousand prefixes per position are common.
+    prefixes on MobileNetV2's 74). Vectorized with NumPy: a few thousand prefixes per position are
+    common.
     """
     positions = [0, *chain.points, chain.length]
     table = _segment_table(chain, positions)

@@ -125,9 +125,10 @@ def _backward_peak(backward: list, results: list) -> int:
 
 
 def _size(tensor) -> int:
+    """``_bytes`` of a traced tensor; 0 for a handle or a shape the trace does not know."""
     if tensor.dtype in (tf.resource, tf.variant) or not tensor.shape.is_fully_defined():
         return 0
-    return int(np.prod(tensor.shape.as_list(), dtype=np.int64)) * tensor.dtype.size
+    return _bytes(tuple(tensor.shape), tensor.dtype)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -238,10 +239,11 @@ class Analysis:
         specs = [tf.TensorSpec(self.shapes[key], self.dtypes[key]) for key in call.inputs]
         found: dict = {}
 
+        # A model input gets no gradient in training (fit does not ask for it): not watched.
+        model_inputs = set(self.graph.inputs)
+
         def probe(*xs):
             values = dict(zip(call.inputs, xs, strict=True))
-            # A model input gets no gradient in training (fit does not ask for it): not watched.
-            model_inputs = set(self.graph.inputs)
             watched = [
                 x
                 for x, key in zip(xs, call.inputs, strict=True)
@@ -311,33 +313,33 @@ class Analysis:
         model tensor some gradient reads, counted at the first call whose gradient reads it (model
         inputs are not counted: they are alive anyway)."""
         kept = list(self.internal)
-        for key, position in self._first_readers().items():
-            kept[position] += self.bytes_of(key)
+        for key, positions in self._readers().items():
+            kept[positions[0]] += self.bytes_of(key)
         return kept
 
-    def _first_readers(self) -> dict:
+    def _readers(self) -> dict:
+        """For each model tensor (not a model input) some gradient reads, the calls whose gradients
+        read it, in order."""
         model_inputs = set(self.graph.inputs)
-        first: dict = {}
+        readers: dict = {}
         for position, (inputs, outputs) in enumerate(zip(self.reads_inputs, self.reads_outputs, strict=True)):
             for key in sorted(inputs | outputs):
                 if key not in model_inputs:
-                    first.setdefault(key, position)
-        return first
+                    readers.setdefault(key, []).append(position)
+        return readers
 
     def chain(self) -> _planner.Chain:
         """The planner's view: bytes kept per call, boundaries and who reads them, working sets,
         work; in the allocator's bytes (``ALLOCATOR_ROUNDING``)."""
         points = self.graph.cut_points()
+        reading = self._readers()
         readers = {}
         for point in points:
-            key = self.graph.carried(point)
-            reading = [
-                p
-                for p, (i, o) in enumerate(zip(self.reads_inputs, self.reads_outputs, strict=True))
-                if key in i | o
-            ]
-            after = [p for p in reading if p >= point]
-            readers[point] = (min(reading, default=None), min(after, default=None))
+            positions = reading.get(self.graph.carried(point), [])
+            readers[point] = (
+                positions[0] if positions else None,
+                next((p for p in positions if p >= point), None),
+            )
         weights = self._gradient_bytes()
         pending = self._pending_cotangents()
         working = [
